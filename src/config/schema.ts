@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { channelSection, clickhouseSection, logSection, opsSection, redisSection } from './sections.js';
+
+/** The whole configuration of every process. Each process reads the slices it needs. */
+export const configSchema = z
+  .object({
+    /** Stable identity of this process (gateway id, loader id, producer id in the WAL). */
+    processId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only')
+      .default('gw-1'),
+    redis: redisSection.default({}),
+    channel: channelSection.default({}),
+    ops: opsSection.default({}),
+    log: logSection.default({}),
+    clickhouse: clickhouseSection.default({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
