@@ -25,4 +25,13 @@ export class Keyspace {
   replyStream(clientId: string): string {
     return `${this.prefix}:reply:${clientId}`;
   }
+
+  /** Fencing epoch: INCR'd by each new leader; every state-mutating script checks it. */
+  epoch(): string {
+    return `${this.prefix}:epoch`;
+  }
+  /** Cluster-wide policy hash: mode (NORMAL|DEGRADED|HALT), reason, actor, changed_ts_ns. */
+  policy(): string {
+    return `${this.prefix}:policy`;
+  }
 }
