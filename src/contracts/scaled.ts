@@ -23,8 +23,10 @@ export function parseDecimal(text: string, places: number): number | null {
   const match = /^(-?)(\d{1,16})(?:\.(\d{1,18}))?$/.exec(text);
   if (!match) return null;
   const [, sign, whole, frac = ''] = match;
-  if (frac.replace(/0+$/, '').length > places) return null;
-  const scaled = BigInt(whole as string) * 10n ** BigInt(places) + BigInt(frac.padEnd(places, '0') || '0');
+  const significant = frac.replace(/0+$/, '');
+  if (significant.length > places) return null;
+  const scaled =
+    BigInt(whole as string) * 10n ** BigInt(places) + BigInt(significant.padEnd(places, '0') || '0');
   if (scaled > BigInt(MAX_SCALED)) return null;
   const value = Number(scaled);
   return sign === '-' ? -value : value;
