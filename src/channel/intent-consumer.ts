@@ -183,6 +183,14 @@ export class IntentConsumer {
       return;
     }
     try {
+      // Best-effort short-circuit for a retried submit whose twin was already decided. Not atomic with
+      // the handler: the gateway's admit script is the real dedup guard, so handlers must stay idempotent.
+      const stored = await this.opts.redis.get(this.keys.decision(key));
+      if (stored !== null) {
+        this.opts.metrics.storedReplies.inc();
+        await this.complete(id, key, replyTo, JSON.parse(stored) as Decision);
+        return;
+      }
       const decision = await this.opts.handler({ id, idempotencyKey: key, replyTo, envelope });
       await this.complete(id, key, replyTo, decision);
     } catch (err) {
