@@ -56,16 +56,17 @@ export class IntentClient {
     private readonly redis: Redis,
     private readonly reader: Redis,
     private readonly scripts: Scripts,
-    private readonly opts: IntentClientOptions,
+    private readonly opts: IntentClientOptions & { clientId: string },
   ) {
-    this.clientId = opts.clientId ?? randomUUID();
+    this.clientId = opts.clientId;
     this.keys = new Keyspace(opts.keyPrefix);
     this.streamKey = this.keys.intentStream(opts.channel.stream);
     this.replyKey = this.keys.replyStream(this.clientId);
   }
 
-  static async connect(opts: IntentClientOptions): Promise<IntentClient> {
-    const name = `intent-client:${opts.clientId ?? 'anon'}`;
+  static async connect(options: IntentClientOptions): Promise<IntentClient> {
+    const opts = { ...options, clientId: options.clientId ?? randomUUID() };
+    const name = `intent-client:${opts.clientId}`;
     const redis = await connectRedis({ url: opts.redisUrl, name, commandTimeoutMs: opts.commandTimeoutMs });
     const reader = await connectRedis({ url: opts.redisUrl, name: `${name}:reply`, blocking: true });
     const scripts = new Scripts();
