@@ -50,6 +50,7 @@ export const CODES = Object.freeze({
   GW_ERR_WAL_CLOSED: error(503, false, 'WAL writer is closed'),
   GW_ERR_WAL_QUEUE_FULL: error(503, true, 'WAL append buffer is full'),
   GW_ERR_WAL_CORRUPT: error(500, false, 'WAL segment is corrupt and was quarantined'),
+  GW_ERR_WAL_RECORD_INVALID: error(400, false, 'WAL record refused: unknown topic, payload not JSON, or too large'),
   // ── loaders ────────────────────────────────────────────────────────────────────────────────
   GW_ERR_REDIS_EVICTION_POLICY: error(
     500,
@@ -59,6 +60,11 @@ export const CODES = Object.freeze({
   GW_ERR_SEGMENT_CHECKSUM: error(500, false, 'segment checksum does not match its manifest'),
   GW_ERR_SEGMENT_CLAIM_LOST: error(409, true, 'segment claim expired or taken by another loader'),
   GW_ERR_CLICKHOUSE_UNAVAILABLE: error(503, true, 'ClickHouse did not answer'),
+  GW_ERR_CLICKHOUSE_MIGRATION: error(
+    500,
+    false,
+    'a ClickHouse migration failed or an applied one was changed',
+  ),
   // ── quotes ─────────────────────────────────────────────────────────────────────────────────
   GW_ERR_QUOTE_QUEUE_HALTED: error(503, false, 'quote queue full under the halt overflow policy'),
 

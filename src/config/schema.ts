@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { channelSection, clickhouseSection, logSection, opsSection, redisSection } from './sections.js';
+import { walSection } from '../wal/config.js';
+import { loaderSection } from '../../loaders/config.js';
 
 /** The whole configuration of every process. Each process reads the slices it needs. */
 export const configSchema = z
@@ -14,6 +16,8 @@ export const configSchema = z
     ops: opsSection.default({}),
     log: logSection.default({}),
     clickhouse: clickhouseSection.default({}),
+    wal: walSection.default({}),
+    loader: loaderSection.default({}),
   })
   .strict();
 

@@ -1,0 +1,190 @@
+import { mkdir, open, readFile, readdir, rename, rm, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.js';
+import { TMP_SUFFIX, fsyncDir } from './fs-durable.js';
+import { readHighWater, writeHighWater } from './high-water.js';
+import { MANIFEST_SUFFIX, OPEN_SUFFIX, SEALED_SUFFIX, type SegmentManifest } from './manifest.js';
+import { type SegmentScan, scanSegment, sha256Hex } from './segment-scan.js';
+import { sealSegment } from './segment-file.js';
+
+export const QUARANTINE_DIR = 'quarantine';
+
+/** What recovery found and did; the writer turns it into metrics. */
+export interface RecoveryReport {
+  /** The first sequence number the writer may hand out. */
+  nextSeq: number;
+  sealed: SegmentManifest[];
+  quarantined: { topic: string; file: string; detail: string }[];
+  tornBytes: { topic: string; bytes: number }[];
+  /** Complete records above a sequence gap (never acknowledged as durable), removed. */
+  discarded: { topic: string; records: number; bytes: number }[];
+}
+
+interface PendingSegment {
+  readonly topic: string;
+  readonly dir: string;
+  readonly id: string;
+  readonly suffix: string;
+  readonly buf: Buffer;
+  readonly scan: SegmentScan;
+}
+
+/**
+ * Brings a producer's WAL directory to a clean state before the writer appends again:
+ *
+ * 1. leftover `*.tmp` files (an interrupted manifest write) are removed;
+ * 2. every unsealed segment (`.open`, or `.seg` without a manifest: an interrupted seal) is scanned; a
+ *    torn tail is truncated and reported; corruption in the middle moves the file to `quarantine/`;
+ * 3. records above the first gap in the producer's sequence are removed: a crash between the per-topic
+ *    writes of one group commit leaves later numbers on disk without earlier ones, and none of them was
+ *    acknowledged as durable (an acknowledgement covers the whole commit). This keeps every producer's
+ *    sequence gap-free. When a segment was quarantined the gap is real damage instead, so nothing is
+ *    removed and numbering resumes above everything seen;
+ * 4. what remains is sealed; the high-water mark is persisted; numbering resumes above it.
+ */
+export async function recoverProducer(
+  root: string,
+  producerId: string,
+  topics: readonly string[],
+  logger: Logger,
+  nowNs: () => string,
+): Promise<RecoveryReport> {
+  const producerDir = join(root, producerId);
+  await mkdir(producerDir, { recursive: true });
+  await fsyncDir(root);
+  const report: RecoveryReport = { nextSeq: 1, sealed: [], quarantined: [], tornBytes: [], discarded: [] };
+  let sealedMax = await readHighWater(producerDir);
+  let seenMax = sealedMax;
+  const pending: PendingSegment[] = [];
+
+  for (const topic of topics) {
+    const dir = join(producerDir, topic);
+    await mkdir(dir, { recursive: true });
+    const names = await readdir(dir);
+    const manifests = new Set(names.filter((n) => n.endsWith(MANIFEST_SUFFIX)));
+    for (const name of names.filter((n) => n.endsWith(TMP_SUFFIX)))
+      await rm(join(dir, name), { force: true });
+    for (const name of manifests) {
+      const manifest = JSON.parse(await readFile(join(dir, name), 'utf8')) as SegmentManifest;
+      sealedMax = Math.max(sealedMax, manifest.lastSeq);
+    }
+    const unsealed = names
+      .filter(
+        (n) =>
+          n.endsWith(OPEN_SUFFIX) ||
+          (n.endsWith(SEALED_SUFFIX) && !manifests.has(n.slice(0, -SEALED_SUFFIX.length) + MANIFEST_SUFFIX)),
+      )
+      .sort();
+    for (const name of unsealed) {
+      const suffix = name.endsWith(OPEN_SUFFIX) ? OPEN_SUFFIX : SEALED_SUFFIX;
+      const buf = await readFile(join(dir, name));
+      const scan = scanSegment(buf);
+      const maxSeq = scan.records.reduce((m, r) => Math.max(m, r.seq), 0);
+      seenMax = Math.max(seenMax, maxSeq);
+      if (scan.corrupt) {
+        const quarantined = await quarantine(dir, name);
+        report.quarantined.push({ topic, file: quarantined, detail: scan.corrupt.detail });
+        logger.error(
+          {
+            code: 'GW_ERR_WAL_CORRUPT',
+            topic,
+            file: quarantined,
+            offset: scan.corrupt.offset,
+            detail: scan.corrupt.detail,
+          },
+          'WAL segment has a corrupt record in the middle; moved to quarantine, not loaded',
+        );
+        continue;
+      }
+      pending.push({ topic, dir, id: name.slice(0, -suffix.length), suffix, buf, scan });
+    }
+  }
+
+  seenMax = Math.max(seenMax, sealedMax);
+  // Sequences above the sealed high-water mark can only be in unsealed segments; find the longest run
+  // without a gap.
+  let contiguous = sealedMax;
+  if (report.quarantined.length === 0) {
+    const above = new Set<number>();
+    for (const p of pending) for (const r of p.scan.records) if (r.seq > sealedMax) above.add(r.seq);
+    while (above.has(contiguous + 1)) contiguous++;
+  } else {
+    contiguous = seenMax;
+  }
+
+  for (const p of pending) {
+    const keep = p.scan.records.filter((r) => r.seq <= contiguous);
+    const keepBytes =
+      keep.length > 0
+        ? (keep[keep.length - 1] as { offset: number; bytes: number }).offset +
+          (keep[keep.length - 1] as { bytes: number }).bytes
+        : 0;
+    const path = join(p.dir, p.id + p.suffix);
+    if (p.scan.tornBytes > 0) {
+      report.tornBytes.push({ topic: p.topic, bytes: p.scan.tornBytes });
+      logger.warn(
+        { topic: p.topic, file: path, torn_bytes: p.scan.tornBytes, valid_bytes: p.scan.validBytes },
+        'WAL segment had a torn tail (interrupted append); truncated',
+      );
+    }
+    const dropped = p.scan.records.length - keep.length;
+    if (dropped > 0) {
+      const bytes = p.scan.validBytes - keepBytes;
+      report.discarded.push({ topic: p.topic, records: dropped, bytes });
+      logger.warn(
+        { topic: p.topic, file: path, records: dropped, bytes, resume_after_seq: contiguous },
+        'WAL records above a sequence gap (never acknowledged as durable) removed',
+      );
+    }
+    if (keepBytes < p.buf.length) await truncateDurably(path, keepBytes);
+    if (keep.length === 0) {
+      await rm(path, { force: true });
+      await fsyncDir(p.dir);
+      continue;
+    }
+    const first = keep[0] as { seq: number; tsNs: bigint };
+    const last = keep[keep.length - 1] as { seq: number; tsNs: bigint };
+    const manifest = await sealSegment(
+      p.dir,
+      producerId,
+      p.topic,
+      {
+        recordCount: keep.length,
+        firstSeq: first.seq,
+        lastSeq: last.seq,
+        bytes: keepBytes,
+        firstTsNs: first.tsNs.toString(),
+        lastTsNs: last.tsNs.toString(),
+      },
+      sha256Hex(p.buf.subarray(0, keepBytes)),
+      { from: p.suffix, sealedTsNs: nowNs() },
+    );
+    report.sealed.push(manifest);
+  }
+
+  const highWater = Math.max(contiguous, report.quarantined.length > 0 ? seenMax : 0);
+  if (highWater > (await readHighWater(producerDir)))
+    await writeHighWater(producerDir, producerId, highWater);
+  report.nextSeq = highWater + 1;
+  return report;
+}
+
+async function truncateDurably(path: string, length: number): Promise<void> {
+  await truncate(path, length);
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function quarantine(dir: string, name: string): Promise<string> {
+  const qdir = join(dir, QUARANTINE_DIR);
+  await mkdir(qdir, { recursive: true });
+  const target = join(qdir, name);
+  await rename(join(dir, name), target);
+  await fsyncDir(qdir);
+  await fsyncDir(dir);
+  return target;
+}

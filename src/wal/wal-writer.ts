@@ -1,0 +1,462 @@
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import { type Clock, systemClock } from '../clock.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { TopicPolicy, WalConfig } from './config.js';
+import { DISK_LEVELS, type DiskLevel, DiskPressureMonitor } from './disk-pressure-monitor.js';
+import { writeHighWater } from './high-water.js';
+import { LineEncoder } from './line-encoder.js';
+import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
+import { recoverProducer } from './recovery.js';
+import { SegmentFile } from './segment-file.js';
+import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
+import { WalMetrics } from './wal-metrics.js';
+
+export interface WalWriterDeps {
+  readonly producerId: string;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly clock?: Clock;
+}
+
+interface TopicState {
+  readonly topic: WalTopic;
+  readonly dir: string;
+  readonly buffer: TopicBuffer;
+  /** Batches taken for a commit and not yet fully written (kept across a failed commit). */
+  readonly unwritten: PendingBatch[];
+  segment: SegmentFile | null;
+}
+
+interface FlushWaiter {
+  readonly target: number;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+const CHUNK_BYTES = 256 * 1024;
+const RANK_CRITICAL = DISK_LEVELS.indexOf('CRITICAL');
+const RANK_HALT = DISK_LEVELS.indexOf('HALT');
+const MAX_RETRY_DELAY_MS = 1_000;
+
+/**
+ * The WAL-first recorder. `record()` encodes the event into an in-memory per-topic batch and returns its
+ * sequence number at once; a single flush loop, off the caller's path, group-commits all topics' batches
+ * to their open segments, fsyncs per policy, rotates and seals. See docs/wal.md for the guarantees.
+ */
+export class WalWriter implements EventRecorder {
+  private readonly clock: Clock;
+  private readonly encoder: LineEncoder;
+  private readonly metrics: WalMetrics;
+  private readonly topics: TopicState[];
+  private readonly pool: BoundedChunkPool;
+  /** Highest sequence sealed so far (persisted in high-water.json). */
+  private highWater: number;
+  private readonly topicIndex = new Map<string, number>();
+  private readonly criticalPolicy: TopicPolicy[];
+  private levelRank = 0;
+  private nextSeq: number;
+  private written: number;
+  private durable: number;
+  private buffered = 0;
+  private pendingBytes = 0;
+  private pendingCount = 0;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private loopRunning = false;
+  private loopScheduled = false;
+  private again = false;
+  private forceSync = false;
+  private failures = 0;
+  private lastSyncMs: number;
+  private delayTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly tickers: NodeJS.Timeout[] = [];
+  private waiters: FlushWaiter[] = [];
+
+  private constructor(
+    private readonly config: WalConfig,
+    private readonly producerId: string,
+    private readonly logger: Logger,
+    registry: Registry,
+    clock: Clock,
+    nextSeq: number,
+    /** The disk pressure monitor, when `wal.disk.enabled`. */
+    readonly disk: DiskPressureMonitor | null,
+  ) {
+    this.clock = clock;
+    this.encoder = new LineEncoder(producerId);
+    this.metrics = new WalMetrics(registry);
+    const pool = new BoundedChunkPool(
+      CHUNK_BYTES,
+      Math.ceil(config.maxBufferedBytes / CHUNK_BYTES) + WAL_TOPICS.length,
+    );
+    this.pool = pool;
+    this.topics = WAL_TOPICS.map((topic, i) => {
+      this.topicIndex.set(topic, i);
+      return {
+        topic,
+        dir: join(config.dir, producerId, topic),
+        buffer: new TopicBuffer(pool),
+        unwritten: [],
+        segment: null,
+      };
+    });
+    this.criticalPolicy = WAL_TOPICS.map((t) => config.disk.topicPolicies[t]);
+    this.nextSeq = nextSeq;
+    this.highWater = nextSeq - 1;
+    this.written = nextSeq - 1;
+    this.durable = nextSeq - 1;
+    this.lastSyncMs = clock.monoMs();
+    this.metrics.lastSeq.set(this.written);
+    this.metrics.durableSeq.set(this.durable);
+  }
+
+  /** Recovers the producer's directory (torn tails, interrupted seals, high-water mark), then opens. */
+  static async open(config: WalConfig, deps: WalWriterDeps): Promise<WalWriter> {
+    const clock = deps.clock ?? systemClock;
+    const logger = deps.logger.child({ component: 'wal', producer_id: deps.producerId });
+    const report = await recoverProducer(config.dir, deps.producerId, WAL_TOPICS, logger, () =>
+      clock.wallNs().toString(),
+    );
+    const disk = config.disk.enabled
+      ? new DiskPressureMonitor(config.dir, config.disk, { logger, registry: deps.registry })
+      : null;
+    const writer = new WalWriter(config, deps.producerId, logger, deps.registry, clock, report.nextSeq, disk);
+    for (const t of report.tornBytes) writer.metrics.tornBytes.inc(t.bytes);
+    for (const q of report.quarantined) writer.metrics.quarantined.inc({ topic: q.topic });
+    for (const d of report.discarded) writer.metrics.discardedRecords.inc({ topic: d.topic }, d.records);
+    for (const s of report.sealed) writer.metrics.sealed.inc({ topic: s.topic });
+    if (disk) {
+      disk.onLevelChange(({ to }) => {
+        writer.levelRank = DISK_LEVELS.indexOf(to);
+      });
+      writer.levelRank = DISK_LEVELS.indexOf(await disk.start());
+    }
+    writer.startTickers();
+    logger.info(
+      {
+        dir: config.dir,
+        fsync: config.fsync,
+        next_seq: report.nextSeq,
+        recovered_segments: report.sealed.length,
+        quarantined: report.quarantined.length,
+        torn_bytes: report.tornBytes.reduce((n, t) => n + t.bytes, 0),
+        disk_level: disk?.level ?? 'disabled',
+      },
+      'WAL writer open',
+    );
+    return writer;
+  }
+
+  /**
+   * Encodes the event into the topic's batch and returns its sequence number; never waits on I/O.
+   * Throws GW_ERR_WAL_HALTED (disk HALT, or a `halt` topic at CRITICAL), GW_ERR_WAL_QUEUE_FULL (more than
+   * maxBufferedBytes not yet written: the caller sheds or retries later; nothing was recorded),
+   * GW_ERR_WAL_RECORD_INVALID, GW_ERR_WAL_CLOSED. Returns -1, counted, for a `drop` topic at CRITICAL.
+   * A refused or dropped record does not use a sequence number.
+   */
+  record(topic: WalTopic, payload: unknown): number {
+    if (this.closed) throw this.refuse(topic, 'closed', 'GW_ERR_WAL_CLOSED');
+    const index = this.topicIndex.get(topic);
+    if (index === undefined)
+      throw this.refuse('unknown', 'invalid', 'GW_ERR_WAL_RECORD_INVALID', `unknown topic ${String(topic)}`);
+    if (this.levelRank >= RANK_CRITICAL) {
+      if (this.levelRank >= RANK_HALT)
+        throw this.refuse(topic, 'halted', 'GW_ERR_WAL_HALTED', 'disk level HALT');
+      const policy = this.criticalPolicy[index];
+      if (policy === 'drop') {
+        (this.metrics.droppedByTopic[index] as number)++;
+        return -1;
+      }
+      if (policy === 'halt')
+        throw this.refuse(topic, 'halted', 'GW_ERR_WAL_HALTED', 'disk level CRITICAL, topic policy halt');
+    }
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(payload);
+    } catch (err) {
+      throw this.refuse(
+        topic,
+        'invalid',
+        'GW_ERR_WAL_RECORD_INVALID',
+        `payload does not serialize: ${String(err)}`,
+      );
+    }
+    if (typeof json !== 'string')
+      throw this.refuse(topic, 'invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
+    const seq = this.nextSeq;
+    const tsNs = this.clock.wallNs().toString();
+    const body = this.encoder.body(seq, tsNs, topic, json);
+    let maxBytes = LineEncoder.maxBytes(body.length);
+    if (maxBytes > this.config.maxRecordBytes) {
+      maxBytes = Buffer.byteLength(body) + 19;
+      if (maxBytes > this.config.maxRecordBytes) {
+        throw this.refuse(
+          topic,
+          'invalid',
+          'GW_ERR_WAL_RECORD_INVALID',
+          `record of ${maxBytes} bytes above maxRecordBytes`,
+        );
+      }
+    }
+    if (this.buffered + maxBytes > this.config.maxBufferedBytes) {
+      this.kick();
+      throw this.refuse(topic, 'queue_full', 'GW_ERR_WAL_QUEUE_FULL', `${this.buffered} bytes buffered`);
+    }
+    const state = this.topics[index] as TopicState;
+    const buf = state.buffer.reserve(maxBytes);
+    const written = LineEncoder.writeLine(buf, state.buffer.offset, body);
+    state.buffer.commit(written, seq, tsNs);
+    this.nextSeq = seq + 1;
+    this.buffered += written;
+    this.pendingBytes += written;
+    this.pendingCount++;
+    (this.metrics.recordsByTopic[index] as number)++;
+    (this.metrics.bytesByTopic[index] as number) += written;
+    if (this.pendingBytes >= this.config.batchMaxBytes || this.pendingCount >= this.config.batchMaxRecords) {
+      this.kick();
+    } else if (this.delayTimer === undefined) {
+      this.delayTimer = setTimeout(() => {
+        this.delayTimer = undefined;
+        this.kick();
+      }, this.config.batchMaxDelayMs);
+    }
+    return seq;
+  }
+
+  /** Highest sequence durable under the fsync policy (see docs/wal.md). Every lower one is durable too. */
+  durableSeq(): number {
+    return this.durable;
+  }
+
+  /** Last sequence handed out (0 before the first record of a fresh WAL). */
+  lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  /** Current disk pressure level as the append path sees it. */
+  get diskLevel(): DiskLevel {
+    return DISK_LEVELS[this.levelRank] as DiskLevel;
+  }
+
+  /**
+   * Resolves when every record handed out before the call is durable per the policy (under `interval`
+   * it forces the fsync now rather than waiting for the interval). Rejects only if the writer closes
+   * while a write is failing.
+   */
+  flush(): Promise<void> {
+    const target = this.nextSeq - 1;
+    if (this.durable >= target) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ target, resolve, reject });
+      this.forceSync = true;
+      this.kick();
+    });
+  }
+
+  /** Refuses new records, makes everything recorded durable, seals every open segment. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const t of this.tickers) clearInterval(t);
+    clearTimeout(this.delayTimer);
+    this.disk?.stop();
+    await this.flush();
+    await this.waitLoopIdle();
+    for (const state of this.topics) {
+      if (state.segment) await this.seal(state);
+    }
+    this.logger.info({ last_seq: this.nextSeq - 1, durable_seq: this.durable }, 'WAL writer closed');
+  }
+
+  private startTickers(): void {
+    // Age rotation must happen on an idle topic too, and `interval` needs its fsync even without new
+    // writes; both only kick the flush loop.
+    const ageTick = Math.max(10, Math.min(1_000, Math.floor(this.config.segmentMaxAgeMs / 4)));
+    this.tickers.push(setInterval(() => this.kick(), ageTick));
+    if (this.config.fsync === 'interval') {
+      this.tickers.push(
+        setInterval(() => {
+          if (this.written > this.durable) this.kick();
+        }, this.config.fsyncIntervalMs),
+      );
+    }
+    for (const t of this.tickers) t.unref();
+  }
+
+  private refuse(
+    topic: string,
+    reason: string,
+    code: 'GW_ERR_WAL_CLOSED' | 'GW_ERR_WAL_HALTED' | 'GW_ERR_WAL_QUEUE_FULL' | 'GW_ERR_WAL_RECORD_INVALID',
+    detail?: string,
+  ): GatewayError {
+    this.metrics.refused.inc({ topic, reason });
+    return new GatewayError(code, detail, { topic });
+  }
+
+  private kick(): void {
+    if (this.loopRunning) {
+      this.again = true;
+      return;
+    }
+    if (this.loopScheduled || this.retryTimer !== undefined) return;
+    this.loopScheduled = true;
+    setImmediate(() => void this.runLoop());
+  }
+
+  private async runLoop(): Promise<void> {
+    this.loopScheduled = false;
+    if (this.loopRunning) return;
+    this.loopRunning = true;
+    try {
+      do {
+        this.again = false;
+        await this.commit();
+      } while (
+        this.again ||
+        this.pendingBytes >= this.config.batchMaxBytes ||
+        this.pendingCount >= this.config.batchMaxRecords
+      );
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      this.logger.error(
+        { err, failures: this.failures, buffered_bytes: this.buffered },
+        'WAL commit failed; data kept, retrying',
+      );
+      if (this.closed) {
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const w of waiters) w.reject(err);
+      } else {
+        const delay = Math.min(MAX_RETRY_DELAY_MS, 10 * 2 ** this.failures);
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.kick();
+        }, delay);
+      }
+    } finally {
+      this.loopRunning = false;
+      this.metrics.bufferedBytes.set(this.buffered);
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private readonly idleWaiters: (() => void)[] = [];
+
+  private waitLoopIdle(): Promise<void> {
+    if (!this.loopRunning && !this.loopScheduled) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** One group commit: write every topic's batch, fsync per policy, rotate, release flush waiters. */
+  private async commit(): Promise<void> {
+    const startedMs = this.clock.monoMs();
+    const target = this.nextSeq - 1;
+    clearTimeout(this.delayTimer);
+    this.delayTimer = undefined;
+    for (const state of this.topics) {
+      const batch = state.buffer.take();
+      if (batch) state.unwritten.push(batch);
+    }
+    this.pendingBytes = 0;
+    this.pendingCount = 0;
+
+    const writing = this.topics.filter((s) => s.unwritten.length > 0);
+    const results = await Promise.allSettled(writing.map((s) => this.drain(s)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      this.metrics.writeErrors.inc({ op: 'write' });
+      throw failed.reason;
+    }
+    this.written = Math.max(this.written, target);
+
+    const policy = this.config.fsync;
+    const syncDue =
+      policy === 'batch' ||
+      (policy === 'interval' &&
+        (this.forceSync || startedMs - this.lastSyncMs >= this.config.fsyncIntervalMs));
+    if (syncDue) {
+      this.forceSync = false;
+      this.lastSyncMs = startedMs;
+      try {
+        await Promise.all(this.topics.map((s) => s.segment?.datasync()));
+      } catch (err) {
+        this.metrics.writeErrors.inc({ op: 'fsync' });
+        throw err;
+      }
+    }
+    if (syncDue || policy === 'never') this.durable = Math.max(this.durable, this.written);
+
+    const nowMs = this.clock.monoMs();
+    for (const state of this.topics) {
+      const seg = state.segment;
+      if (
+        seg &&
+        (seg.contents.bytes >= this.config.segmentMaxBytes ||
+          nowMs - seg.openedAtMs >= this.config.segmentMaxAgeMs)
+      ) {
+        await this.seal(state);
+      }
+    }
+
+    this.metrics.lastSeq.set(this.nextSeq - 1);
+    this.metrics.durableSeq.set(this.durable);
+    if (writing.length > 0) this.metrics.commitSeconds.observe((this.clock.monoMs() - startedMs) / 1000);
+    if (this.waiters.length > 0) {
+      const ready = this.waiters.filter((w) => w.target <= this.durable);
+      this.waiters = this.waiters.filter((w) => w.target > this.durable);
+      for (const w of ready) w.resolve();
+    }
+  }
+
+  /** Writes a topic's unwritten batches in order, opening its segment on first use. */
+  private async drain(state: TopicState): Promise<void> {
+    while (state.unwritten.length > 0) {
+      const batch = state.unwritten[0] as PendingBatch;
+      if (state.segment === null) {
+        state.segment = await SegmentFile.create(
+          state.dir,
+          this.producerId,
+          state.topic,
+          batch.firstSeq,
+          batch.firstTsNs,
+          this.clock.monoMs(),
+        );
+      }
+      await state.segment.append(batch.views);
+      state.segment.addRecords(batch.count, batch.lastSeq, batch.lastTsNs);
+      state.unwritten.shift();
+      this.buffered -= batch.bytes;
+      for (const chunk of batch.retired) this.pool.release(chunk);
+    }
+  }
+
+  private async seal(state: TopicState): Promise<void> {
+    const seg = state.segment as SegmentFile;
+    state.segment = null;
+    try {
+      const manifest = await seg.seal(this.clock.wallNs().toString());
+      if (manifest.lastSeq > this.highWater) {
+        this.highWater = manifest.lastSeq;
+        await writeHighWater(join(this.config.dir, this.producerId), this.producerId, manifest.lastSeq);
+      }
+      this.metrics.sealed.inc({ topic: state.topic });
+      this.logger.debug(
+        { segment: manifest.segmentId, records: manifest.recordCount, bytes: manifest.bytes },
+        'WAL segment sealed',
+      );
+    } catch (err) {
+      // The file is complete and fsynced or still `.open`; recovery finishes the seal on the next open.
+      this.metrics.writeErrors.inc({ op: 'seal' });
+      this.logger.error({ err, segment: seg.id }, 'WAL seal failed; recovery will complete it');
+      throw err;
+    }
+  }
+}
