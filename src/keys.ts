@@ -34,4 +34,21 @@ export class Keyspace {
   policy(): string {
     return `${this.prefix}:policy`;
   }
+
+  /**
+   * Manifest state of one sealed WAL segment (loaders): state SEALED|CLAIMED|LOADING|LOADED|ARCHIVED|
+   * QUARANTINED, claim worker/token/lease_until, dirty, claims, loaded_rows, reason. Expires only after
+   * ARCHIVED (loader.stateRetentionMs).
+   */
+  segmentState(segmentId: string): string {
+    return `${this.prefix}:segment:${segmentId}`;
+  }
+  /** Cluster-wide loader counters: loaded_segments, loaded_rows, loaded_bytes, quarantined_segments. */
+  segmentStats(): string {
+    return `${this.prefix}:segment-stats`;
+  }
+  /** BullMQ key prefix: the hash tag keeps every queue key in the same slot as the manifest keys. */
+  bullmqPrefix(): string {
+    return `${this.prefix}:bull`;
+  }
 }
