@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../src/clock.js';
+import { GatewayError, isGatewayError } from '../src/errors.js';
+import type { Logger } from '../src/log.js';
+import type { SegmentManifest } from '../src/wal/manifest.js';
+import type { LoaderConfig } from './config.js';
+import type { FaultHook } from './fault-hook.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type { LoaderMetrics } from './metrics.js';
+import { type SegmentFiles, applyRetention, readManifest } from './segment-files.js';
+import { SegmentReader, quarantineReasonOf } from './segment-reader.js';
+import { SegmentState, type SegmentStateStore } from './segment-state-store.js';
+import type { EventSink } from './wal-events-sink.js';
+
+export type LoadOutcome =
+  | 'loaded'
+  | 'already-loaded'
+  | 'verified-present'
+  | 'quarantined'
+  | 'already-quarantined'
+  | 'missing';
+
+/** The claim was live in another attempt's hands: retry once its lease may have run out. */
+export class ClaimBusyError extends GatewayError {
+  constructor(
+    segmentId: string,
+    readonly leaseLeftMs: number,
+  ) {
+    super('GW_ERR_SEGMENT_CLAIM_LOST', `${segmentId} is claimed by another loader`, {
+      segmentId,
+      leaseLeftMs,
+    });
+  }
+}
+
+export interface SegmentLoaderDeps {
+  readonly loaderId: string;
+  readonly config: LoaderConfig;
+  readonly store: SegmentStateStore;
+  readonly sink: EventSink;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: LoaderMetrics;
+  readonly fault: FaultHook;
+}
+
+/**
+ * Loads one sealed segment into ClickHouse, driving its manifest state machine (docs/replay.md):
+ *
+ *   claim (SEALED → CLAIMED, or take over an expired claim)
+ *   dirty? ask ClickHouse what landed: all → LOADED; some → resume after the highest landed seq
+ *   CLAIMED → LOADING, stream batches (each checked before it is sent; lease asserted before each)
+ *   verify every record is present (distinct business keys == manifest count) → LOADED
+ *   retention (archive/delete) → ARCHIVED
+ *
+ * Safe to run any number of times, concurrently or not: the claim CAS admits one attempt at a time, a
+ * zombie attempt cannot advance the state, and rows it may still insert collapse on (producer_id, seq).
+ */
+export class SegmentLoader {
+  constructor(private readonly deps: SegmentLoaderDeps) {}
+
+  async load(files: SegmentFiles): Promise<LoadOutcome> {
+    const { store, config, logger } = this.deps;
+    const log = logger.child({ segment_id: files.segmentId });
+    let manifest: SegmentManifest | null;
+    try {
+      manifest = await readManifest(files);
+    } catch (err) {
+      if (quarantineReasonOf(err) === undefined) throw err;
+      return this.quarantineUnreadable(files, err as GatewayError, log);
+    }
+    if (!manifest) {
+      // Gone from the WAL dir: archived or deleted by an earlier run once LOADED; nothing to do.
+      const state = (await store.describe(files.segmentId)).state;
+      log.info({ state }, 'segment files already gone');
+      return 'missing';
+    }
+
+    const token = randomUUID();
+    const claimedAtMono = this.deps.clock.monoMs();
+    const claim = await store.claim(files.segmentId, this.deps.loaderId, token, config.claimTtlMs, manifest);
+    switch (claim.kind) {
+      case 'already-loaded':
+        this.deps.metrics.claims.inc({ outcome: 'already_loaded' });
+        if (claim.state === SegmentState.LOADED) await this.retain(files, log);
+        return 'already-loaded';
+      case 'quarantined':
+        this.deps.metrics.claims.inc({ outcome: 'quarantined' });
+        return 'already-quarantined';
+      case 'busy':
+        this.deps.metrics.claims.inc({ outcome: 'busy' });
+        throw new ClaimBusyError(files.segmentId, claim.leaseLeftMs);
+      case 'claimed':
+        break;
+    }
+    const takeover = claim.previous === SegmentState.CLAIMED || claim.previous === SegmentState.LOADING;
+    this.deps.metrics.claims.inc({ outcome: takeover ? 'takeover' : 'claimed' });
+    log.info({ previous: claim.previous, claims: claim.claims, dirty: claim.dirty }, 'segment claimed');
+
+    const lease = new LeaseKeeper(
+      store,
+      { segmentId: files.segmentId, token },
+      config.claimTtlMs,
+      this.deps.clock,
+      log,
+      claimedAtMono,
+    );
+    lease.start();
+    this.deps.metrics.claimsHeld.inc();
+    try {
+      const outcome = await this.loadClaimed(files, manifest, token, claim.dirty, lease);
+      this.deps.metrics.segmentsDone.inc({ outcome });
+      return outcome;
+    } catch (err) {
+      const reason = quarantineReasonOf(err);
+      if (reason) {
+        lease.stop();
+        await this.quarantine(files, manifest, token, reason, err as GatewayError, log);
+        this.deps.metrics.segmentsDone.inc({ outcome: 'quarantined' });
+        return 'quarantined';
+      }
+      await this.release(files.segmentId, token, err, log);
+      throw err;
+    } finally {
+      lease.stop();
+      this.deps.metrics.claimsHeld.dec();
+    }
+  }
+
+  private async loadClaimed(
+    files: SegmentFiles,
+    manifest: SegmentManifest,
+    token: string,
+    dirty: boolean,
+    lease: LeaseKeeper,
+  ): Promise<LoadOutcome> {
+    const { store, sink, config, metrics, fault } = this.deps;
+    let from = SegmentState.CLAIMED;
+    let resumeAfter = -1;
+    if (dirty) {
+      // An earlier attempt reached LOADING: some batches may be in ClickHouse. Batches go in seq order and
+      // each is one part, so what landed is a prefix; skip it, and verify the whole segment at the end.
+      const landed = await this.checked('landed', () => sink.landed(manifest));
+      if (landed.distinct >= manifest.recordCount) {
+        await this.markLoaded(files, manifest, token, from, lease);
+        return 'verified-present';
+      }
+      resumeAfter = landed.maxSeq;
+    }
+
+    fault('before-insert', files.segmentId);
+    lease.assertHeld();
+    const beforeLoadingMono = this.deps.clock.monoMs();
+    await store.advance(files.segmentId, {
+      token,
+      from,
+      to: SegmentState.LOADING,
+      leaseOrRetentionMs: config.claimTtlMs,
+    });
+    lease.renewedAt(beforeLoadingMono);
+    from = SegmentState.LOADING;
+
+    for (let pass = 0; ; pass += 1) {
+      await this.insertAll(files, manifest, resumeAfter, lease);
+      fault('after-insert', files.segmentId);
+      const landed = await this.checked('verify', () => sink.landed(manifest));
+      if (landed.distinct === manifest.recordCount) break;
+      if (resumeAfter < 0 || pass > 0) {
+        throw new GatewayError(
+          'GW_ERR_CLICKHOUSE_UNAVAILABLE',
+          `${files.segmentId}: ${landed.distinct} of ${manifest.recordCount} records present after insert`,
+          { segmentId: files.segmentId },
+        );
+      }
+      // The landed set was not a prefix (an unexpected gap): insert everything; duplicates collapse.
+      this.deps.logger.warn({ segment_id: files.segmentId, landed }, 'resume left a gap; reinserting all');
+      resumeAfter = -1;
+    }
+    metrics.bytesLoaded.inc(manifest.bytes);
+    await this.markLoaded(files, manifest, token, from, lease);
+    return 'loaded';
+  }
+
+  private async insertAll(
+    files: SegmentFiles,
+    manifest: SegmentManifest,
+    resumeAfter: number,
+    lease: LeaseKeeper,
+  ): Promise<void> {
+    const { sink, config, metrics, fault } = this.deps;
+    const reader = new SegmentReader(files.segmentPath, manifest, {
+      batchRows: config.batchRows,
+      batchBytes: config.batchBytes,
+      skipThroughSeq: resumeAfter,
+    });
+    let inserted = 0;
+    for await (const batch of reader.batches()) {
+      lease.assertHeld();
+      const stop = metrics.insertSeconds.startTimer();
+      await this.checked('insert', () => sink.insert(files.segmentId, batch, lease.signal));
+      stop();
+      metrics.rowsLoaded.inc(batch.rows);
+      inserted += batch.rows;
+      if (batch.index === 0) fault('mid-insert', files.segmentId);
+    }
+    if (resumeAfter >= 0) metrics.skippedRows.inc(manifest.recordCount - inserted);
+  }
+
+  private async markLoaded(
+    files: SegmentFiles,
+    manifest: SegmentManifest,
+    token: string,
+    from: SegmentState,
+    lease: LeaseKeeper,
+  ): Promise<void> {
+    lease.assertHeld();
+    await this.deps.store.advance(files.segmentId, {
+      token,
+      from,
+      to: SegmentState.LOADED,
+      rows: manifest.recordCount,
+      bytes: manifest.bytes,
+    });
+    lease.stop();
+    this.deps.fault('after-loaded', files.segmentId);
+    await this.retain(files, this.deps.logger.child({ segment_id: files.segmentId }));
+  }
+
+  /** Retention runs only once LOADED is in Redis (this or an earlier run put it there). */
+  private async retain(files: SegmentFiles, log: Logger): Promise<void> {
+    await applyRetention(files, this.deps.config.retention);
+    await this.deps.store.archive(files.segmentId, this.deps.config.stateRetentionMs);
+    log.info({ retention: this.deps.config.retention }, 'segment loaded and retained');
+  }
+
+  private async quarantine(
+    files: SegmentFiles,
+    manifest: SegmentManifest | null,
+    token: string,
+    reason: string,
+    err: GatewayError,
+    log: Logger,
+  ): Promise<void> {
+    await this.deps.store.advance(files.segmentId, {
+      token,
+      from: await this.currentClaimState(files.segmentId),
+      to: SegmentState.QUARANTINED,
+      reason: `${reason}: ${err.message}`.slice(0, 1_000),
+    });
+    this.deps.metrics.quarantined.inc({ reason });
+    log.error(
+      { code: err.code, reason, err, records: manifest?.recordCount },
+      'segment QUARANTINED; the rest continues (runbooks/loader.md)',
+    );
+  }
+
+  /** A manifest that does not parse still gets a claim (so exactly one loader quarantines it). */
+  private async quarantineUnreadable(
+    files: SegmentFiles,
+    err: GatewayError,
+    log: Logger,
+  ): Promise<LoadOutcome> {
+    const token = randomUUID();
+    const claim = await this.deps.store.claim(
+      files.segmentId,
+      this.deps.loaderId,
+      token,
+      this.deps.config.claimTtlMs,
+      {
+        recordCount: 0,
+        bytes: 0,
+      },
+    );
+    if (claim.kind === 'busy') throw new ClaimBusyError(files.segmentId, claim.leaseLeftMs);
+    if (claim.kind !== 'claimed')
+      return claim.kind === 'quarantined' ? 'already-quarantined' : 'already-loaded';
+    await this.quarantine(files, null, token, 'manifest_invalid', err, log);
+    this.deps.metrics.segmentsDone.inc({ outcome: 'quarantined' });
+    return 'quarantined';
+  }
+
+  private async currentClaimState(segmentId: string): Promise<SegmentState> {
+    const state = (await this.deps.store.describe(segmentId)).state;
+    return state === SegmentState.LOADING ? SegmentState.LOADING : SegmentState.CLAIMED;
+  }
+
+  /** Gives the claim back after a failure so the retry need not wait for the lease (best effort). */
+  private async release(segmentId: string, token: string, err: unknown, log: Logger): Promise<void> {
+    if (isGatewayError(err, 'GW_ERR_SEGMENT_CLAIM_LOST')) return;
+    const from = await this.currentClaimState(segmentId).catch(() => SegmentState.CLAIMED);
+    await this.deps.store
+      .advance(segmentId, { token, from, to: SegmentState.SEALED, reason: String(err).slice(0, 500) })
+      .catch((releaseErr) => log.debug({ err: releaseErr }, 'release failed; the lease will expire'));
+    log.warn({ err }, 'segment load failed; will retry with backoff');
+  }
+
+  private async checked<T>(stage: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      this.deps.metrics.insertErrors.inc({ stage });
+      throw err;
+    }
+  }
+}
