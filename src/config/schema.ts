@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { channelSection, clickhouseSection, logSection, opsSection, redisSection } from './sections.js';
 import { walSection } from '../wal/config.js';
 import { loaderSection } from '../../loaders/config.js';
+import { riskSection } from '../risk/config.js';
+import { brokerSection } from '../broker/config.js';
 
 /** The whole configuration of every process. Each process reads the slices it needs. */
 export const configSchema = z
@@ -18,6 +20,8 @@ export const configSchema = z
     clickhouse: clickhouseSection.default({}),
     wal: walSection.default({}),
     loader: loaderSection.default({}),
+    risk: riskSection.default({}),
+    broker: brokerSection.default({}),
   })
   .strict();
 
