@@ -77,8 +77,9 @@ export class LoaderScenario {
     await waitFor(
       `${loaderId} ready`,
       async () => {
+        if (proc.output().includes('"msg":"loader ready"')) return true;
         if (proc.child.exitCode !== null) throw new Error(`${loaderId} exited: ${proc.output()}`);
-        return proc.output().includes('"msg":"loader ready"');
+        return false;
       },
       { timeoutMs: 60_000, intervalMs: 50 },
     );
@@ -141,6 +142,14 @@ export class LoaderScenario {
         sum += Number(line.slice(line.lastIndexOf(' ') + 1));
     }
     return sum;
+  }
+
+  /** The sample lines of one metric on a loader's /metrics. */
+  async metricLines(proc: Spawned, name: string): Promise<string[]> {
+    const ops = /"ops":"(http:[^"]+)"/.exec(proc.output())?.[1];
+    if (!ops) throw new Error('loader has not logged its ops address');
+    const text = await (await fetch(`${ops}/metrics`)).text();
+    return text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   }
 
   outputs(): string {
