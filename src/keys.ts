@@ -30,9 +30,25 @@ export class Keyspace {
   epoch(): string {
     return `${this.prefix}:epoch`;
   }
+  /** Redlock lease key on every lease node (not the state Redis): value = the holder's random token. */
+  leaderLease(name: string): string {
+    return `${this.prefix}:lease:${name}`;
+  }
+  /** Hash processId → JSON status of each HA gateway (role, epoch, lease remaining, ops URL, updated). */
+  haMembers(): string {
+    return `${this.prefix}:ha:members`;
+  }
+  /** Capped stream of HA role transitions (process_id, from, to, epoch, reason, ts_ns) from every gateway. */
+  haEvents(): string {
+    return `${this.prefix}:ha:events`;
+  }
   /** Cluster-wide policy hash: mode (NORMAL|DEGRADED|HALT), reason, actor, changed_ts_ns. */
   policy(): string {
     return `${this.prefix}:policy`;
+  }
+  /** Capped stream of policy transitions (from, to, reason, actor, changed_ts_ns): the "why" for operators. */
+  policyHistory(): string {
+    return `${this.prefix}:policy-history`;
   }
 
   /**
