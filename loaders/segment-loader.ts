@@ -60,6 +60,12 @@ export class SegmentLoader {
   constructor(private readonly deps: SegmentLoaderDeps) {}
 
   async load(files: SegmentFiles): Promise<LoadOutcome> {
+    const outcome = await this.loadOnce(files);
+    this.deps.metrics.segmentsDone.inc({ outcome });
+    return outcome;
+  }
+
+  private async loadOnce(files: SegmentFiles): Promise<LoadOutcome> {
     const { store, config, logger } = this.deps;
     const log = logger.child({ segment_id: files.segmentId });
     let manifest: SegmentManifest | null;
@@ -109,17 +115,19 @@ export class SegmentLoader {
     this.deps.metrics.claimsHeld.inc();
     try {
       const outcome = await this.loadClaimed(files, manifest, token, claim.dirty, lease);
-      this.deps.metrics.segmentsDone.inc({ outcome });
       return outcome;
     } catch (err) {
       const reason = quarantineReasonOf(err);
       if (reason) {
         lease.stop();
         await this.quarantine(files, manifest, token, reason, err as GatewayError, log);
-        this.deps.metrics.segmentsDone.inc({ outcome: 'quarantined' });
         return 'quarantined';
       }
-      await this.release(files.segmentId, token, err, log);
+      if (isGatewayError(err, 'GW_ERR_SEGMENT_CLAIM_LOST')) {
+        log.warn({ code: err.code }, 'claim lost; another loader finishes this segment');
+      } else {
+        await this.release(files.segmentId, token, err, log);
+      }
       throw err;
     } finally {
       lease.stop();
@@ -275,7 +283,6 @@ export class SegmentLoader {
     if (claim.kind !== 'claimed')
       return claim.kind === 'quarantined' ? 'already-quarantined' : 'already-loaded';
     await this.quarantine(files, null, token, 'manifest_invalid', err, log);
-    this.deps.metrics.segmentsDone.inc({ outcome: 'quarantined' });
     return 'quarantined';
   }
 
@@ -286,7 +293,6 @@ export class SegmentLoader {
 
   /** Gives the claim back after a failure so the retry need not wait for the lease (best effort). */
   private async release(segmentId: string, token: string, err: unknown, log: Logger): Promise<void> {
-    if (isGatewayError(err, 'GW_ERR_SEGMENT_CLAIM_LOST')) return;
     const from = await this.currentClaimState(segmentId).catch(() => SegmentState.CLAIMED);
     await this.deps.store
       .advance(segmentId, { token, from, to: SegmentState.SEALED, reason: String(err).slice(0, 500) })

@@ -1,0 +1,164 @@
+import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LOAD_JOB_NAME, type LoadJobData } from '../../loaders/load-job.js';
+import { Keyspace } from '../../src/keys.js';
+import { ClickHouseServer } from '../harness/clickhouse-server.js';
+import { spawnTs, tempDir, waitFor } from '../harness/process.js';
+import { RedisServer } from '../harness/redis-server.js';
+import { type FixtureSegment, writeBacklog, writeSegment } from './fixtures.js';
+import { LoaderScenario, keysOf } from './loader-env.js';
+
+describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () => {
+  let redisServer: RedisServer;
+  let clickhouse: ClickHouseServer;
+  let scenario: LoaderScenario;
+
+  beforeAll(async () => {
+    [redisServer, clickhouse] = await Promise.all([RedisServer.start(), ClickHouseServer.start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([redisServer?.stop(), clickhouse?.stop()]);
+  });
+  beforeEach(async () => {
+    scenario = await LoaderScenario.create(redisServer, clickhouse);
+  });
+  afterEach(async () => {
+    await scenario?.close();
+  });
+
+  it('quarantines corrupt segments with their reason, keeps their files, and loads the rest', async () => {
+    const seg = (firstSeq: number, topic = 'gateway.decision') =>
+      writeSegment(scenario.walDir, { firstSeq, count: 1_500, topic });
+    const good = [seg(1), seg(10_001), seg(20_001, 'gateway.intent')];
+    const flipped = seg(30_001);
+    const wrongSha = seg(40_001);
+    const torn = seg(50_001);
+    const badManifest = seg(60_001);
+    // A byte in the payload of record 800 (of 1,500; batches of 500): that record fails its CRC.
+    const bytes = readFileSync(flipped.segmentPath);
+    const lineStart = nthLineStart(bytes, 800);
+    const payloadAt = bytes.indexOf('"payload"', lineStart) + 20;
+    bytes[payloadAt] = (bytes[payloadAt] as number) ^ 0x01;
+    writeFileSync(flipped.segmentPath, bytes);
+    writeFileSync(wrongSha.manifestPath, JSON.stringify({ ...wrongSha.manifest, sha256: 'ab'.repeat(32) }));
+    truncateSync(torn.segmentPath, torn.manifest.bytes - 7);
+    writeFileSync(badManifest.manifestPath, '{"version":1,');
+    const bad = [flipped, wrongSha, torn, badManifest];
+
+    const loader = await scenario.spawnLoader('loader-a');
+    await scenario.waitFinished(
+      [...good, ...bad].map((s) => s.manifest.segmentId),
+      bad.map((s) => s.manifest.segmentId),
+    );
+
+    const reasons = await Promise.all(
+      bad.map(async (s) => (await scenario.store.describe(s.manifest.segmentId)).reason),
+    );
+    expect(reasons.map((r) => r?.split(':')[0])).toEqual([
+      'record_crc',
+      'checksum',
+      'torn_tail',
+      'manifest_invalid',
+    ]);
+    for (const s of bad) expect(existsSync(s.segmentPath) && existsSync(s.manifestPath)).toBe(true);
+    // Every good record is there once; nothing outside the written records landed (a quarantined segment
+    // may have had CRC-valid batches inserted before the fault was found: real records, real keys).
+    const present = await scenario.keys();
+    for (const key of keysOf(good)) expect(present.has(key)).toBe(true);
+    const written = keysOf([...good, ...bad]);
+    expect([...present].filter((k) => !written.has(k))).toEqual([]);
+    const counts = await scenario.counts();
+    expect(counts.final).toBe(counts.distinct);
+    const flippedKeys = [...keysOf([flipped])].filter((k) => present.has(k));
+    expect(flippedKeys.length).toBeLessThan(800); // the corrupt record's batch was never sent
+
+    const quarantined = await scenario.metricLines(loader, 'hft_loader_quarantined_total');
+    expect(quarantined.map((l) => /reason="([a-z_]+)"/.exec(l)?.[1]).sort()).toEqual([
+      'checksum',
+      'manifest_invalid',
+      'record_crc',
+      'torn_tail',
+    ]);
+    await waitFor('quarantined gauge', async () =>
+      (await scenario.metricLines(loader, 'hft_loader_quarantined_segments')).some((l) => l.endsWith(' 4')),
+    );
+  });
+
+  it('V-WAL-DUP concurrent: two loaders racing on every segment (each enqueued twice) load each record once', async () => {
+    const segments = writeBacklog(scenario.walDir, { segments: 12, recordsPerSegment: 1_000 });
+    const queue = new Queue<LoadJobData>('wal-load', {
+      connection: { url: redisServer.url },
+      prefix: new Keyspace(scenario.keyPrefix).bullmqPrefix(),
+    });
+    // A second job per segment under another id: BullMQ would happily run both, at the same time.
+    await queue.addBulk(
+      segments.map((s) => ({
+        name: LOAD_JOB_NAME,
+        data: { segmentId: s.manifest.segmentId, manifestPath: s.manifestPath },
+        opts: { jobId: `${s.manifest.segmentId}.dup`, attempts: 1_000, backoff: { type: 'segment' } },
+      })),
+    );
+    const loaders = await Promise.all([scenario.spawnLoader('loader-a'), scenario.spawnLoader('loader-b')]);
+    await scenario.waitFinished(segments.map((s) => s.manifest.segmentId));
+    // The duplicate jobs all ran to completion too: each found its segment busy, loaded or gone.
+    await waitFor('duplicate jobs completed', async () => {
+      const states = await Promise.all(segments.map((s) => queue.getJobState(`${s.manifest.segmentId}.dup`)));
+      return states.every((st) => st === 'completed');
+    });
+    await queue.close();
+    let loads = 0;
+    for (const l of loaders) {
+      for (const line of await scenario.metricLines(l, 'hft_loader_segments_total')) {
+        if (line.includes('outcome="loaded"')) loads += Number(line.split(' ').pop());
+      }
+    }
+    expect(loads).toBe(segments.length); // one real load per segment, whichever job got there first
+    const counts = await scenario.counts();
+    expect(counts).toEqual({ raw: 12_000, final: 12_000, distinct: 12_000 });
+    expect(await scenario.keys()).toEqual(keysOf(segments));
+  });
+
+  it('V-WAL-DUP zombie: a loader paused mid-insert past its lease loses the segment; the other finishes it', async () => {
+    const segment: FixtureSegment = writeSegment(scenario.walDir, { firstSeq: 1, count: 3_000 });
+    const zombie = await scenario.spawnLoader('zombie', {
+      loader: { concurrency: 1, faultHook: { point: 'mid-insert', action: 'sigstop' } },
+    });
+    await waitFor('zombie paused', async () => zombie.output().includes('HFT_FAULT_POINT mid-insert'));
+    await scenario.spawnLoader('rescuer');
+    await scenario.waitFinished([segment.manifest.segmentId]);
+    expect((await scenario.store.describe(segment.manifest.segmentId)).worker).toBe('rescuer');
+
+    zombie.child.kill('SIGCONT');
+    await waitFor('zombie notices', async () =>
+      zombie.output().includes('claim lost; another loader finishes'),
+    );
+    const counts = await scenario.counts();
+    expect(counts.final).toBe(3_000);
+    expect(counts.distinct).toBe(3_000);
+    expect(await scenario.keys()).toEqual(keysOf([segment]));
+  });
+
+  it('refuses to start (GW_ERR_REDIS_EVICTION_POLICY) when Redis may evict keys', async () => {
+    const evicting = await RedisServer.start({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
+    try {
+      const file = `${tempDir('loader-config')}/config.json`;
+      writeFileSync(
+        file,
+        JSON.stringify({ ...scenario.config('unsafe'), redis: { stateUrl: evicting.url } }),
+      );
+      const proc = spawnTs('loaders/main.ts', [], { env: { ...process.env, HFT_CONFIG_FILE: file } });
+      expect(await proc.exited()).toBe(1);
+      expect(proc.output()).toContain('GW_ERR_REDIS_EVICTION_POLICY');
+      expect(proc.output()).toContain('allkeys-lru');
+    } finally {
+      await evicting.stop();
+    }
+  });
+});
+
+function nthLineStart(buf: Buffer, n: number): number {
+  let pos = 0;
+  for (let i = 0; i < n; i += 1) pos = buf.indexOf(0x0a, pos) + 1;
+  return pos;
+}
