@@ -73,11 +73,11 @@ export class RiskEngine {
     const limits = this.perSymbol.get(symbol) ?? this.defaults;
     // Envelopes are validated upstream; these guards keep check() total (never throws) for any value.
     if (!Number.isSafeInteger(qty) || qty < 1) {
-      return reject('RISK_MAX_QTY', `qty ${String(qty)} is not a positive safe integer`);
+      return reject('RISK_MAX_QTY', `qty ${describeValue(qty)} is not a positive safe integer`);
     }
     if (qty > limits.maxQty) return reject('RISK_MAX_QTY', `qty ${qty} > max ${limits.maxQty} for ${symbol}`);
     if (!Number.isSafeInteger(price) || price < 1 || price > MAX_SCALED) {
-      return reject('RISK_MAX_NOTIONAL', `price ${String(price)} is not a positive safe integer`);
+      return reject('RISK_MAX_NOTIONAL', `price ${describeValue(price)} is not a positive safe integer`);
     }
     const orderNotional = BigInt(price) * BigInt(qty);
     if (orderNotional > limits.maxNotional) {
@@ -164,4 +164,9 @@ export class RiskEngine {
     this.strategyBuckets.set(strategyId, created);
     return created;
   }
+}
+
+/** Text for a value that failed a numeric guard; never throws (String() does on some objects). */
+function describeValue(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'bigint' ? String(value) : `(${typeof value})`;
 }
