@@ -26,6 +26,8 @@ export class LoaderScenario {
   readonly walDir: string;
   readonly store: SegmentStateStore;
   private readonly loaders: Spawned[] = [];
+  /** Each loader's ops address, read from its "loader ready" line (its output buffer is bounded). */
+  private readonly opsOf = new Map<Spawned, string>();
 
   private constructor(
     readonly redisServer: RedisServer,
@@ -83,6 +85,8 @@ export class LoaderScenario {
       },
       { timeoutMs: 60_000, intervalMs: 50 },
     );
+    const ops = /"ops":"(http:[^"]+)"/.exec(proc.output())?.[1];
+    if (ops) this.opsOf.set(proc, ops);
     return proc;
   }
 
@@ -133,7 +137,7 @@ export class LoaderScenario {
 
   /** Sum of one metric's samples on a loader's /metrics (its ops address is in its "loader ready" log). */
   async metric(proc: Spawned, name: string): Promise<number> {
-    const ops = /"ops":"(http:[^"]+)"/.exec(proc.output())?.[1];
+    const ops = this.opsOf.get(proc);
     if (!ops) throw new Error('loader has not logged its ops address');
     const text = await (await fetch(`${ops}/metrics`)).text();
     let sum = 0;
@@ -146,7 +150,7 @@ export class LoaderScenario {
 
   /** The sample lines of one metric on a loader's /metrics. */
   async metricLines(proc: Spawned, name: string): Promise<string[]> {
-    const ops = /"ops":"(http:[^"]+)"/.exec(proc.output())?.[1];
+    const ops = this.opsOf.get(proc);
     if (!ops) throw new Error('loader has not logged its ops address');
     const text = await (await fetch(`${ops}/metrics`)).text();
     return text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
