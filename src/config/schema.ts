@@ -4,6 +4,7 @@ import { walSection } from '../wal/config.js';
 import { loaderSection } from '../../loaders/config.js';
 import { riskSection } from '../risk/config.js';
 import { brokerSection } from '../broker/config.js';
+import { quotesSection } from '../quotes/config.js';
 import { policySection } from '../policy/config.js';
 
 /** The whole configuration of every process. Each process reads the slices it needs. */
@@ -23,6 +24,7 @@ export const configSchema = z
     loader: loaderSection.default({}),
     risk: riskSection.default({}),
     broker: brokerSection.default({}),
+    quotes: quotesSection.default({}),
     policy: policySection.default({}),
   })
   .strict();
