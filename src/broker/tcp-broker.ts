@@ -48,6 +48,7 @@ export class TcpBroker implements BrokerAdapter {
   private readonly connectionListeners = new Set<(connected: boolean) => void>();
   private readonly sweeper: NodeJS.Timeout;
   private lateAnswers = 0;
+  private onHello: () => void = () => {};
 
   constructor(
     private readonly opts: TcpBrokerOptions,
@@ -191,13 +192,15 @@ export class TcpBroker implements BrokerAdapter {
       () => socket.destroy(),
       16 * 1024 * 1024,
     );
-    socket.on('connect', () => {
+    // Connected means the venue's hello arrived, not merely that TCP accepted: a venue in outage accepts
+    // and closes at once, and that must not count as a working connection.
+    this.onHello = () => {
       clearTimeout(connectTimer);
       if (this.socket !== socket) return;
       this.attempt = 0;
       this.logger?.info({ endpoint: this.endpoint }, 'broker connected');
       this.setReady(true);
-    });
+    };
     socket.on('data', (chunk: Buffer) => splitter.push(chunk));
     socket.on('error', (err) => {
       this.logger?.debug({ err: err.message, endpoint: this.endpoint }, 'broker socket error');
@@ -238,6 +241,10 @@ export class TcpBroker implements BrokerAdapter {
       message = JSON.parse(line) as VenueMessage;
     } catch {
       this.logger?.warn({ line: line.slice(0, 200) }, 'venue sent a line that is not JSON');
+      return;
+    }
+    if (message.t === 'hello') {
+      this.onHello();
       return;
     }
     if (message.t === 'exec') {

@@ -1,7 +1,7 @@
 import { type Server, type Socket, createServer } from 'node:net';
 import type { ExecutionReport, OrderStatus, PlaceResult } from '../broker/adapter.js';
 import { LineSplitter } from './ndjson.js';
-import type { VenueMessage, VenueRequest } from './protocol.js';
+import { VENUE_PROTOCOL_VERSION, type VenueMessage, type VenueRequest } from './protocol.js';
 import { type VenueBook, isClientOrderId } from './venue-book.js';
 
 /** Bytes a slow client may leave unread before the venue drops it (bounded per-connection buffer). */
@@ -66,6 +66,10 @@ export class OrderServer {
       () => socket.destroy(),
     );
     socket.on('data', (chunk: Buffer) => splitter.push(chunk));
+    this.write(
+      socket,
+      `${JSON.stringify({ t: 'hello', protocol: VENUE_PROTOCOL_VERSION } satisfies VenueMessage)}\n`,
+    );
   }
 
   private onLine(socket: Socket, line: string): void {

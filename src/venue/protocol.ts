@@ -9,6 +9,9 @@ import type { Side, Tif } from '../contracts/intent.js';
  *   {"t":"cancel","id":2,"clientOrderId":"…","epoch":3}
  *   {"t":"query","id":3,"clientOrderId":"…"}
  * Venue → client:
+ *   {"t":"hello","protocol":1}   (first line on every accepted connection; the client is connected only
+ *                                  once it has read it, so an accept-then-close during an outage never
+ *                                  looks like a working connection)
  *   {"t":"res","id":1,"ok":true,"result":PlaceResult | OrderStatus | null}
  *   {"t":"res","id":1,"ok":false,"error":"VENUE_ERROR"|"BAD_REQUEST","message":"…"}  (request NOT processed)
  *   {"t":"exec","report":ExecutionReport}   (pushed to every open order connection)
@@ -49,7 +52,10 @@ export type VenueMessage =
       readonly error: VenueErrorCode;
       readonly message: string;
     }
-  | { readonly t: 'exec'; readonly report: ExecutionReport };
+  | { readonly t: 'exec'; readonly report: ExecutionReport }
+  | { readonly t: 'hello'; readonly protocol: typeof VENUE_PROTOCOL_VERSION };
+
+export const VENUE_PROTOCOL_VERSION = 1;
 
 /** Venue business reject reasons (PlaceResult.rejectReason). */
 export const VENUE_REJECTS = {
