@@ -269,8 +269,8 @@ describe('fault injection and the adapter error mapping', () => {
     const outcomes = await Promise.all(orders.map((o) => outcome(b.place(o))));
     const logged = new Set((await sim.orders()).map((o) => o.clientOrderId));
     const failed = outcomes.filter((x) => x === 'GW_ERR_BROKER_UNAVAILABLE').length;
-    orders.forEach((o, i) =>
-      expect(logged.has(o.clientOrderId)).toBe(outcomes[i] !== 'GW_ERR_BROKER_UNAVAILABLE'),
+    expect(orders.map((o) => logged.has(o.clientOrderId))).toEqual(
+      outcomes.map((x) => x !== 'GW_ERR_BROKER_UNAVAILABLE'),
     );
     expect(failed).toBe((await sim.counters()).injectedErrors);
     // 300 per mille of 400 draws from a seeded PRNG: some fail and most succeed (not a timing assertion).
