@@ -45,6 +45,8 @@ export const CODES = Object.freeze({
   // ── broker ─────────────────────────────────────────────────────────────────────────────────
   GW_ERR_BROKER_UNAVAILABLE: error(503, true, 'broker/venue unreachable; order not sent'),
   GW_ERR_BROKER_TIMEOUT: error(504, false, 'broker did not answer; outcome unknown, reconcile before retry'),
+  // ── gateway pipeline ───────────────────────────────────────────────────────────────────────
+  GW_ERR_INTENT_IN_FLIGHT: error(409, true, 'another delivery of this idempotency key is being dispatched'),
   // ── WAL ────────────────────────────────────────────────────────────────────────────────────
   GW_ERR_WAL_HALTED: error(507, true, 'WAL refuses appends: disk pressure HALT or topic policy halt'),
   GW_ERR_WAL_CLOSED: error(503, false, 'WAL writer is closed'),
@@ -103,6 +105,8 @@ export const CODES = Object.freeze({
   BROKER_REJECT: reject('broker rejected the order'),
   DEAD_LETTERED: reject('entry moved to the dead-letter stream after too many deliveries'),
   JOURNAL_EXPIRED: reject('admitted intent expired before dispatch could be confirmed; exposure released'),
+  REPLACE_NOT_SUPPORTED: reject('REPLACE is not supported by this gateway; send CANCEL then NEW'),
+  INTERNAL_ERROR: reject('the gateway failed on this intent before reserving or sending anything', 500),
   // ── reject reasons: quote schema v1 ────────────────────────────────────────────────────────
   QUOTE_VERSION: reject('quote payload is not schema v1'),
   QUOTE_NOT_JSON: reject('quote payload is not a JSON object'),

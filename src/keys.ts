@@ -52,6 +52,31 @@ export class Keyspace {
   }
 
   /**
+   * Exposure hash of one account (gateway admit/outcome/execution scripts). Fields `<level>|<metric>` with
+   * level `P|<strategy>|<symbol>`, `S|<symbol>`, `T|<strategy>` or `A`, and metric q (filled net lots),
+   * fn (filled net notional), rbq/rb (reserved buy lots/notional), rsq/rs (reserved sell lots/notional).
+   */
+  exposure(account: string): string {
+    return `${this.prefix}:exposure:${account}`;
+  }
+  /** Set of symbols the account's exposure hash tracks (bounded by exposure.maxTrackedSymbols). */
+  exposureSymbols(account: string): string {
+    return `${this.prefix}:exposure-symbols:${account}`;
+  }
+  /** Subset of exposureSymbols whose balance is zero: evicted first when the bound is reached. */
+  exposureIdle(account: string): string {
+    return `${this.prefix}:exposure-idle:${account}`;
+  }
+  /** Dispatch journal entry of one client order id: state ADMITTED|DISPATCHED|REJECTED|EXPIRED and the reservation. */
+  journal(clientOrderId: string): string {
+    return `${this.prefix}:journal:${clientOrderId}`;
+  }
+  /** Sorted set of client order ids whose journal entry is ADMITTED (score: admit time, ms). */
+  journalAdmitted(): string {
+    return `${this.prefix}:journal-admitted`;
+  }
+
+  /**
    * Manifest state of one sealed WAL segment (loaders): state SEALED|CLAIMED|LOADING|LOADED|ARCHIVED|
    * QUARANTINED, claim worker/token/lease_until, dirty, claims, loaded_rows, reason. Expires only after
    * ARCHIVED (loader.stateRetentionMs).

@@ -6,6 +6,8 @@ import { riskSection } from '../risk/config.js';
 import { brokerSection } from '../broker/config.js';
 import { quotesSection } from '../quotes/config.js';
 import { policySection } from '../policy/config.js';
+import { gatewaySection } from '../gateway/config.js';
+import { exposureSection } from '../exposure/config.js';
 
 /** The whole configuration of every process. Each process reads the slices it needs. */
 export const configSchema = z
@@ -26,6 +28,8 @@ export const configSchema = z
     broker: brokerSection.default({}),
     quotes: quotesSection.default({}),
     policy: policySection.default({}),
+    gateway: gatewaySection.default({}),
+    exposure: exposureSection.default({}),
   })
   .strict();
 

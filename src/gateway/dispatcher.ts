@@ -1,0 +1,171 @@
+import type { Redis } from 'ioredis';
+import type { BrokerAdapter, PlaceResult } from '../broker/adapter.js';
+import type { Decision } from '../contracts/decision.js';
+import { parseDecision, serializeDecision } from '../contracts/decision.js';
+import type { Side, Tif } from '../contracts/intent.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { Keyspace } from '../keys.js';
+import type { Logger } from '../log.js';
+import type { DecisionFactory } from './decision-factory.js';
+import type { DispatchPermit } from './dispatch-permit.js';
+import type { EventSink } from './event-sink.js';
+import type { GatewayStore, Outcome } from './gateway-store.js';
+import type { GatewayMetrics } from './metrics.js';
+import { GatewayScriptCode } from './script-codes.js';
+
+/** An ADMITTED intent, as the pipeline has it or as reconciliation reads it from the journal. */
+export interface AdmittedIntent {
+  readonly kind: 'NEW' | 'CANCEL';
+  readonly clientOrderId: string;
+  readonly idempotencyKey: string;
+  readonly intentId: string;
+  readonly sourceTsNs: string;
+  readonly traceId: string;
+  readonly account: string;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly qty: number;
+  readonly price: number;
+  readonly tif: Tif;
+  /** Client order id a CANCEL acts on; "" for NEW. */
+  readonly target: string;
+}
+
+/** Broker call outcomes the fail-safe policy watches (StormGuard implements this). */
+export interface BrokerObserver {
+  observeBroker(ok: boolean, latencyNs: number | bigint): void;
+}
+
+export interface DispatcherDeps {
+  readonly redis: Redis;
+  readonly keys: Keyspace;
+  readonly store: GatewayStore;
+  readonly broker: BrokerAdapter;
+  readonly decisions: DecisionFactory;
+  readonly metrics: GatewayMetrics;
+  readonly events: EventSink;
+  readonly logger: Logger;
+  readonly observer?: BrokerObserver;
+}
+
+const DUPLICATE_ID = 'DUPLICATE_CLIENT_ORDER_ID';
+
+/**
+ * Sends one ADMITTED intent to the broker and records the outcome. The permit is checked immediately
+ * before the send. Outcome handling (ARCHITECTURE.md, safety protocol 4):
+ *
+ * - broker answered (accepted, or the venue already has this client order id) → DISPATCHED;
+ * - broker refused the order → REJECTED, reservation released;
+ * - not sent (permit gone, GW_ERR_BROKER_UNAVAILABLE) → ABORTED: reservation released, journal entry
+ *   deleted, the error rethrown so the stream entry stays pending and is decided again later;
+ * - unknown (GW_ERR_BROKER_TIMEOUT, or anything else after the send started) → the entry stays ADMITTED
+ *   for reconciliation and the error is rethrown; it is never blindly resent.
+ */
+export class Dispatcher {
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  async dispatch(intent: AdmittedIntent, permit: DispatchPermit): Promise<Decision> {
+    if (!permit.mayDispatch()) {
+      await this.record(intent, permit, 'ABORTED', null, '');
+      throw new GatewayError('GW_ERR_NOT_LEADER', 'permit withdrawn before dispatch; nothing sent');
+    }
+    const started = process.hrtime.bigint();
+    let result: PlaceResult;
+    try {
+      result =
+        intent.kind === 'NEW'
+          ? await this.deps.broker.place({
+              clientOrderId: intent.clientOrderId,
+              account: intent.account,
+              symbol: intent.symbol,
+              side: intent.side,
+              qty: intent.qty,
+              price: intent.price,
+              tif: intent.tif,
+              epoch: permit.epoch,
+            })
+          : await this.deps.broker.cancel(intent.target, permit.epoch);
+    } catch (err) {
+      this.deps.observer?.observeBroker(false, process.hrtime.bigint() - started);
+      if (isGatewayError(err, 'GW_ERR_BROKER_UNAVAILABLE')) {
+        await this.record(intent, permit, 'ABORTED', null, '');
+      }
+      // Timeouts and anything unexpected: outcome unknown, the journal keeps it ADMITTED.
+      throw err;
+    }
+    const elapsed = process.hrtime.bigint() - started;
+    this.deps.observer?.observeBroker(true, elapsed);
+    this.deps.metrics.dispatchLatency.observe(Number(elapsed) / 1e9);
+    this.deps.events.record('gateway.ack', {
+      client_order_id: intent.clientOrderId,
+      kind: intent.kind,
+      state: result.state,
+      reject_reason: result.rejectReason,
+      venue_order_id: result.venueOrderId,
+      epoch: permit.epoch,
+    });
+    return this.settle(intent, permit, result);
+  }
+
+  private async settle(
+    intent: AdmittedIntent,
+    permit: DispatchPermit,
+    result: PlaceResult,
+  ): Promise<Decision> {
+    const accepted =
+      result.state !== 'REJECTED' || (intent.kind === 'NEW' && result.rejectReason === DUPLICATE_ID);
+    if (accepted) {
+      const decision = this.deps.decisions.accepted(intent, permit.epoch, intent.clientOrderId);
+      return this.record(intent, permit, 'DISPATCHED', decision, result.state);
+    }
+    const reason =
+      intent.kind === 'CANCEL' && result.rejectReason === 'UNKNOWN_ORDER' ? 'UNKNOWN_ORDER' : 'BROKER_REJECT';
+    const decision = this.deps.decisions.rejected(
+      intent,
+      reason,
+      `venue: ${result.rejectReason ?? 'rejected'}`,
+      permit.epoch,
+      intent.clientOrderId,
+    );
+    return this.record(intent, permit, 'REJECTED', decision, result.state);
+  }
+
+  /**
+   * Records an outcome. Returns the decision in force: ours, or the one already stored when another path
+   * (reconciliation, a twin) recorded the entry first. FENCED → permit.onFenced and GW_ERR_FENCED.
+   */
+  async record(
+    intent: AdmittedIntent,
+    permit: DispatchPermit,
+    outcome: Outcome,
+    decision: Decision | null,
+    venueState: string,
+  ): Promise<Decision> {
+    const answer = await this.deps.store.recordOutcome({
+      clientOrderId: intent.clientOrderId,
+      account: intent.account,
+      idempotencyKey: intent.idempotencyKey,
+      epoch: permit.epoch,
+      outcome,
+      decision: decision ? serializeDecision(decision) : '',
+      venueState,
+    });
+    if (answer.code === GatewayScriptCode.FENCED) {
+      permit.onFenced(Number(answer.detail));
+      throw new GatewayError('GW_ERR_FENCED', `epoch ${permit.epoch} < ${answer.detail}`);
+    }
+    if (answer.code === GatewayScriptCode.ADMITTED) {
+      if (decision) this.deps.events.record('gateway.decision', decision);
+      return decision as Decision;
+    }
+    if (answer.code === GatewayScriptCode.NOT_ADMITTED || answer.code === GatewayScriptCode.NOT_FOUND) {
+      const stored = await this.deps.redis.get(this.deps.keys.decision(intent.idempotencyKey));
+      if (stored !== null) return parseDecision(stored);
+      if (decision) return decision;
+    }
+    throw new GatewayError(
+      'GW_ERR_SCRIPT_FAILED',
+      `recordOutcome ${outcome} answered ${answer.code} ${answer.detail}`,
+    );
+  }
+}

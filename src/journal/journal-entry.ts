@@ -1,0 +1,62 @@
+import type { Side, Tif } from '../contracts/intent.js';
+
+export type JournalState = 'ADMITTED' | 'DISPATCHED' | 'REJECTED' | 'EXPIRED';
+
+/** One dispatch-journal entry (hash keys.journal(coid)), written by admitIntent-9 and its successors. */
+export interface JournalEntry {
+  readonly state: JournalState;
+  readonly kind: 'NEW' | 'CANCEL';
+  readonly idempotencyKey: string;
+  readonly clientOrderId: string;
+  readonly account: string;
+  readonly strategy: string;
+  readonly symbol: string;
+  readonly side: Side;
+  readonly qty: number;
+  readonly price: number;
+  readonly tif: Tif;
+  readonly notional: number;
+  /** Lots still reserved (released on reject, cancel, expiry; moved to filled by executions). */
+  readonly openQty: number;
+  readonly filledQty: number;
+  readonly epoch: number;
+  readonly admittedMs: number;
+  /** Wall-clock ms after which the intent may no longer be sent (source_ts + ttl). */
+  readonly deadlineMs: number;
+  readonly traceId: string;
+  readonly intentId: string;
+  readonly sourceTsNs: string;
+  /** Client order id a CANCEL acts on; "" for NEW. */
+  readonly target: string;
+  readonly closed: boolean;
+}
+
+/** Parses HGETALL output; null for a missing entry. */
+export function parseJournalEntry(raw: Record<string, string>): JournalEntry | null {
+  if (!raw.state) return null;
+  const num = (k: string) => Number(raw[k] ?? '0');
+  return {
+    state: raw.state as JournalState,
+    kind: raw.kind as JournalEntry['kind'],
+    idempotencyKey: raw.key ?? '',
+    clientOrderId: raw.coid ?? '',
+    account: raw.account ?? '',
+    strategy: raw.strategy ?? '',
+    symbol: raw.symbol ?? '',
+    side: raw.side as Side,
+    qty: num('qty'),
+    price: num('price'),
+    tif: raw.tif as Tif,
+    notional: num('notional'),
+    openQty: num('open_qty'),
+    filledQty: num('filled_qty'),
+    epoch: num('epoch'),
+    admittedMs: num('admitted_ms'),
+    deadlineMs: num('deadline_ms'),
+    traceId: raw.trace_id ?? '',
+    intentId: raw.intent_id ?? '',
+    sourceTsNs: raw.source_ts_ns ?? '0',
+    target: raw.target ?? '',
+    closed: raw.closed === '1',
+  };
+}

@@ -1,0 +1,142 @@
+import type { BrokerAdapter, OrderState } from '../broker/adapter.js';
+import type { Clock } from '../clock.js';
+import { isGatewayError } from '../errors.js';
+import type { DecisionFactory } from '../gateway/decision-factory.js';
+import type { DispatchPermit } from '../gateway/dispatch-permit.js';
+import type { AdmittedIntent, Dispatcher } from '../gateway/dispatcher.js';
+import type { GatewayStore } from '../gateway/gateway-store.js';
+import type { Logger } from '../log.js';
+import type { JournalEntry } from './journal-entry.js';
+import type { JournalReader } from './journal-reader.js';
+
+export interface ReconcileDeps {
+  readonly reader: JournalReader;
+  readonly store: GatewayStore;
+  readonly broker: BrokerAdapter;
+  readonly dispatcher: Dispatcher;
+  readonly decisions: DecisionFactory;
+  readonly permit: DispatchPermit;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Client order ids this process is dispatching right now: never reconciled under their feet. */
+  readonly skip?: ReadonlySet<string>;
+}
+
+export interface ReconcileOptions {
+  /** Only entries ADMITTED at least this long ago (0 on lease takeover: all of them). */
+  readonly minAgeMs: number;
+  readonly batch: number;
+}
+
+export interface ReconcileResult {
+  /** At the venue: recorded DISPATCHED (or REJECTED when the venue refused it). */
+  found: number;
+  /** Absent at the venue with ttl alive: sent again with the same client order id. */
+  redispatched: number;
+  /** Absent and past ttl: JOURNAL_EXPIRED, exposure released. */
+  expired: number;
+  /** Could not be resolved this pass (venue or Redis error); left ADMITTED for the next pass. */
+  failed: number;
+}
+
+const TERMINAL: ReadonlySet<OrderState> = new Set<OrderState>(['FILLED', 'CANCELED', 'REJECTED']);
+
+/**
+ * Resolves ADMITTED journal entries against the venue by client order id (ARCHITECTURE.md, safety
+ * protocol 4): found → DISPATCHED with its decision stored (and fills applied); not found and ttl alive →
+ * re-dispatch with the same id; expired → JOURNAL_EXPIRED and the reservation released. A cancel is
+ * resent while alive (a venue answers a repeated cancel harmlessly). One entry failing never stops the
+ * pass; FENCED does (the caller must stop).
+ */
+export async function reconcileJournal(
+  deps: ReconcileDeps,
+  opts: ReconcileOptions,
+): Promise<ReconcileResult> {
+  const result: ReconcileResult = { found: 0, redispatched: 0, expired: 0, failed: 0 };
+  const nowMs = () => Number(deps.clock.wallNs() / 1_000_000n);
+  const ids = await deps.reader.admitted(nowMs() - opts.minAgeMs, opts.batch);
+  for (const coid of ids) {
+    if (deps.skip?.has(coid)) continue;
+    try {
+      const entry = await deps.reader.read(coid);
+      if (!entry || entry.state !== 'ADMITTED') continue;
+      await reconcileOne(deps, entry, nowMs(), result);
+    } catch (err) {
+      if (isGatewayError(err, 'GW_ERR_FENCED')) throw err;
+      result.failed += 1;
+      deps.logger.warn({ err, client_order_id: coid }, 'journal entry not reconciled; retried next pass');
+    }
+  }
+  if (ids.length) deps.logger.info({ ...result, entries: ids.length }, 'journal reconciled');
+  return result;
+}
+
+async function reconcileOne(
+  deps: ReconcileDeps,
+  entry: JournalEntry,
+  nowMs: number,
+  result: ReconcileResult,
+): Promise<void> {
+  const intent = toIntent(entry);
+  const alive = nowMs <= entry.deadlineMs;
+  if (entry.kind === 'NEW') {
+    const status = await deps.broker.queryByClientOrderId(entry.clientOrderId);
+    if (status) {
+      if (status.state === 'REJECTED') {
+        const decision = deps.decisions.rejected(
+          intent,
+          'BROKER_REJECT',
+          'venue: rejected (found by reconciliation)',
+          deps.permit.epoch,
+          entry.clientOrderId,
+        );
+        await deps.dispatcher.record(intent, deps.permit, 'REJECTED', decision, status.state);
+      } else {
+        const decision = deps.decisions.accepted(intent, deps.permit.epoch, entry.clientOrderId);
+        await deps.dispatcher.record(intent, deps.permit, 'DISPATCHED', decision, status.state);
+        await deps.store.applyExecution(
+          entry.clientOrderId,
+          entry.account,
+          deps.permit.epoch,
+          status.filledQty,
+          TERMINAL.has(status.state),
+          status.state,
+        );
+      }
+      result.found += 1;
+      return;
+    }
+  }
+  if (alive) {
+    await deps.dispatcher.dispatch(intent, deps.permit);
+    result.redispatched += 1;
+    return;
+  }
+  const decision = deps.decisions.rejected(
+    intent,
+    'JOURNAL_EXPIRED',
+    `not at the venue and past its deadline ${entry.deadlineMs} ms`,
+    deps.permit.epoch,
+    entry.clientOrderId,
+  );
+  await deps.dispatcher.record(intent, deps.permit, 'EXPIRED', decision, '');
+  result.expired += 1;
+}
+
+function toIntent(e: JournalEntry): AdmittedIntent {
+  return {
+    kind: e.kind,
+    clientOrderId: e.clientOrderId,
+    idempotencyKey: e.idempotencyKey,
+    intentId: e.intentId,
+    sourceTsNs: e.sourceTsNs,
+    traceId: e.traceId,
+    account: e.account,
+    symbol: e.symbol,
+    side: e.side,
+    qty: e.qty,
+    price: e.price,
+    tif: e.tif,
+    target: e.target,
+  };
+}
