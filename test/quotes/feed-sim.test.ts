@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { FeedSimulator } from '../../src/quotes/feed-sim.js';
+import { QuoteValidator } from '../../src/quotes/quote-validator.js';
+import { spawnTs, waitFor } from '../harness/process.js';
+
+const SYMBOLS = ['2330', '2317', 'TXFL6'];
+const strict = new QuoteValidator({ maxPayloadBytes: 8_192, acceptVersions: [], acceptUnknownFields: false });
+
+async function sim(seed: number, options: Partial<ConstructorParameters<typeof FeedSimulator>[0]> = {}) {
+  const feed = new FeedSimulator({ seed, ...options });
+  await feed.subscribe(SYMBOLS, ['tick', 'bidask']);
+  return feed;
+}
+
+describe('feed simulator', () => {
+  it('is deterministic per seed and differs across seeds', async () => {
+    const a = (await sim(42)).generate(500);
+    const b = (await sim(42)).generate(500);
+    const c = (await sim(43)).generate(500);
+    expect(a).toEqual(b);
+    expect(c).not.toEqual(a);
+  });
+
+  it('produces only strict-v1 quotes of every kind, on the right topic, with prices on the tick grid', async () => {
+    const quotes = (await sim(7)).generate(10_000);
+    const kinds = new Map<string, number>();
+    for (const q of quotes) {
+      const v = strict.validate(q.payload, q.topic, '0', 0);
+      if (!v.ok) throw new Error(`${v.reason} ${v.field} ${v.detail}: ${q.payload}`);
+      kinds.set(v.quote.kind, (kinds.get(v.quote.kind) ?? 0) + 1);
+      expect(v.quote.code).toBe(SYMBOLS[q.symbolId]);
+      if (v.quote.kind !== 'stock_bidask') {
+        const { close, low, high } = v.quote.fields as { close: number; low: number; high: number };
+        expect(low <= close && close <= high).toBe(true);
+      }
+    }
+    expect([...kinds.keys()].sort()).toEqual(['fop_tick', 'stock_bidask', 'stock_tick']);
+  });
+
+  it('when started, delivers a stream with bursts through the callbacks until stopped', async () => {
+    const feed = await sim(9, { ratePerSec: 2_000, burstEveryMs: 20, burstSize: 500 });
+    let delivered = 0;
+    let largestRun = 0;
+    let run = 0;
+    feed.onTick(() => {
+      delivered++;
+      run++;
+    });
+    feed.onBidAsk(() => {
+      delivered++;
+      run++;
+    });
+    // A "run" is what arrives within one macrotask: a burst arrives as one synchronous run.
+    const sampler = setInterval(() => {
+      largestRun = Math.max(largestRun, run);
+      run = 0;
+    }, 0);
+    feed.start();
+    await waitFor('a burst', async () => largestRun >= 500, { timeoutMs: 30_000, intervalMs: 5 });
+    feed.stop();
+    clearInterval(sampler);
+    const after = delivered;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(delivered).toBe(after);
+  });
+
+  it('runs as a process writing <topic>\\t<symbolId>\\t<json> lines, the same stream as in-process', async () => {
+    const child = spawnTs('src/quotes/feed-sim.ts', [
+      '--seed=5',
+      `--symbols=${SYMBOLS.join(',')}`,
+      '--count=80',
+    ]);
+    expect(await child.exited()).toBe(0);
+    const lines = child
+      .output()
+      .split('\n')
+      .filter((l) => /^(tick|bidask)\t/.test(l));
+    const expected = (await sim(5)).generate(80).map((q) => `${q.topic}\t${q.symbolId}\t${q.payload}`);
+    expect(lines).toEqual(expected);
+  });
+});
