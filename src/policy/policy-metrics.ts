@@ -25,7 +25,7 @@ export class PolicyMetrics {
     });
   }
 
-  /** Where the gauge reads the enforced mode (the StormGuard's effective mode once it exists). */
+  /** Where the gauge reads the enforced mode: PolicyStore's cached mode, then the StormGuard's effective mode. */
   setModeSource(source: () => PolicyMode): void {
     this.modeSource = source;
   }

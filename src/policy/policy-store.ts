@@ -66,6 +66,8 @@ export class PolicyStore {
 
   constructor(private readonly deps: PolicyStoreDeps) {
     this.clock = deps.clock ?? systemClock;
+    // The gauge shows the cached cluster mode until a StormGuard takes over with the effective mode.
+    deps.metrics.setModeSource(() => this.state.mode);
   }
 
   /** Reads the policy once (throws GW_ERR_REDIS_UNAVAILABLE if it cannot), then refreshes periodically. */

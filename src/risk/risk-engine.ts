@@ -38,6 +38,7 @@ export class RiskEngine {
   private readonly collarBps: bigint;
   private readonly globalBucket: TokenBucket;
   private readonly strategyBuckets = new Map<string, TokenBucket>();
+  private lastEvictionScanMs = Number.NaN;
 
   constructor(
     private readonly config: RiskConfig,
@@ -155,7 +156,12 @@ export class RiskEngine {
     const existing = this.strategyBuckets.get(strategyId);
     if (existing) return existing;
     if (this.strategyBuckets.size >= this.config.throttle.maxStrategies) {
-      // A full bucket is indistinguishable from a fresh one, so dropping it forgets nothing.
+      // A full bucket is indistinguishable from a fresh one, so dropping it forgets nothing. Buckets only
+      // fill as time passes, so a scan that found none is not repeated within the same millisecond: a flood
+      // of new strategy ids at capacity costs one O(maxStrategies) scan per ms, not one per intent.
+      const nowMs = Math.floor(now);
+      if (nowMs === this.lastEvictionScanMs) return null;
+      this.lastEvictionScanMs = nowMs;
       for (const [id, b] of this.strategyBuckets) if (b.isFull(now)) this.strategyBuckets.delete(id);
       if (this.strategyBuckets.size >= this.config.throttle.maxStrategies) return null;
     }

@@ -9,6 +9,7 @@ import { PolicyMetrics } from '../../src/policy/policy-metrics.js';
 import { PolicyStore } from '../../src/policy/policy-store.js';
 import { connectRedis } from '../../src/redis/connect.js';
 import { Scripts } from '../../src/redis/scripts.js';
+import { waitFor } from '../harness/process.js';
 import { RedisServer } from '../harness/redis-server.js';
 
 const keys = new Keyspace('{hft}');
@@ -189,5 +190,50 @@ describe('PolicyStore', () => {
       '1',
     );
     expect((await store.refresh()).mode).toBe('NORMAL');
+  });
+
+  it('serialises racing trips and resumes: the history is a valid chain and only operators lowered', async () => {
+    const racers = Array.from({ length: 6 }, () => makeStore().store);
+    const calls: Promise<unknown>[] = [];
+    for (let round = 0; round < 20; round++) {
+      racers.forEach((store, i) => {
+        if (i === 0)
+          calls.push(store.operatorSet(round % 2 ? 'NORMAL' : 'DEGRADED', `round ${round}`, 'ops'));
+        else calls.push(store.trip(i % 2 ? 'DEGRADED' : 'HALT', `round ${round}`, `storm-guard:gw-${i}`));
+      });
+    }
+    await Promise.all(calls);
+    const entries = await redis.xrange(keys.policyHistory(), '-', '+');
+    const rows = entries.map(([, f]) =>
+      Object.fromEntries(f.flatMap((_, i) => (i % 2 ? [] : [[f[i], f[i + 1]]]))),
+    );
+    const sev: Record<string, number> = { NORMAL: 0, DEGRADED: 1, HALT: 2 };
+    let mode = 'NORMAL';
+    for (const row of rows) {
+      expect(row.from).toBe(mode); // each transition starts where the previous one ended
+      expect(row.to).not.toBe(row.from);
+      if ((sev[row.to] ?? 0) < (sev[row.from] ?? 0)) expect(row.actor).toBe('operator:ops');
+      mode = row.to as string;
+    }
+    expect(await redis.hget(keys.policy(), 'mode')).toBe(mode);
+  });
+
+  it('keeps its cached copy fresh on the refresh interval once started', async () => {
+    const { store } = makeStore({ config: { refreshMs: 20 } });
+    await store.start();
+    const { store: other } = makeStore();
+    await other.trip('DEGRADED', 'reject storm', 'storm-guard:gw-2');
+    await waitFor('refreshed copy', async () => store.get().mode === 'DEGRADED');
+    expect(store.get()).toMatchObject({ actor: 'storm-guard:gw-2', reason: 'reject storm' });
+  });
+
+  it('exports the cached mode on the gauge when no StormGuard is attached', async () => {
+    const { store, registry } = makeStore();
+    const gauge = async () => (await registry.getSingleMetric('hft_policy_mode')?.get())?.values[0]?.value;
+    expect(await gauge()).toBe(2); // unknown = HALT
+    await store.start();
+    expect(await gauge()).toBe(0);
+    await store.trip('DEGRADED', 'x', 'storm-guard:gw-1');
+    expect(await gauge()).toBe(1);
   });
 });

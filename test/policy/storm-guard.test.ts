@@ -11,6 +11,10 @@ import { connectRedis } from '../../src/redis/connect.js';
 import { Scripts } from '../../src/redis/scripts.js';
 import { waitFor } from '../harness/process.js';
 import { RedisServer } from '../harness/redis-server.js';
+import { VenueSim } from '../harness/venue-sim.js';
+import { TcpBroker } from '../../src/broker/tcp-broker.js';
+import { isGatewayError } from '../../src/errors.js';
+import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
 import { ManualClock } from '../risk/risk-fixtures.js';
 
 const keys = new Keyspace('{hft}');
@@ -214,5 +218,73 @@ describe('StormGuard', () => {
     expect(guard.effectiveMode()).toBe('NORMAL');
     expect(await gauge()).toBe(0);
     expect(await transitions()).toEqual({ 'NORMAL>HALT:local': 1, 'HALT>NORMAL:local': 1 });
+  });
+});
+
+describe('StormGuard with a real venue-sim and TcpBroker', () => {
+  let sim: VenueSim;
+  beforeAll(async () => {
+    sim = await VenueSim.start({ fillMode: 'none' });
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+  beforeEach(async () => {
+    await sim.reset();
+  });
+
+  async function wiredBroker(guard: StormGuard): Promise<TcpBroker> {
+    const broker = await TcpBroker.connect(sim.brokerOptions({ requestTimeoutMs: 500 }));
+    cleanups.push(() => void broker.close());
+    broker.onConnectionChange((up) => guard.observeBrokerConnection(up));
+    return broker;
+  }
+
+  let n = 0;
+  async function place(broker: TcpBroker, guard: StormGuard): Promise<void> {
+    n += 1;
+    const started = process.hrtime.bigint();
+    try {
+      await broker.place({
+        clientOrderId: deriveClientOrderId(String(n).padStart(64, 'a')),
+        account: 'acc-1',
+        symbol: 'AAPL',
+        side: 'BUY',
+        qty: 1,
+        price: 1_000_000,
+        tif: 'DAY',
+        epoch: 1,
+      });
+      guard.observeBroker(true, process.hrtime.bigint() - started);
+    } catch (err) {
+      if (!isGatewayError(err)) throw err;
+      guard.observeBroker(false, process.hrtime.bigint() - started);
+    }
+  }
+
+  it('a venue outage that lasts trips HALT, and HALT stays after the venue is back', async () => {
+    const { guard, storedMode } = await setup({ brokerDownMs: 200 });
+    const broker = await wiredBroker(guard);
+    await sim.setFaults({ outage: true });
+    await waitFor('HALT in Redis', async () => (await storedMode()) === 'HALT');
+    await guard.settled();
+    expect(await admin.hget(keys.policy(), 'reason')).toMatch(/connection lost/);
+    await sim.setFaults({ outage: false });
+    await broker.waitConnected(10_000);
+    expect(await storedMode()).toBe('HALT');
+  });
+
+  it('a venue error rate trips DEGRADED; all-failing calls then trip HALT', async () => {
+    const { guard, storedMode } = await setup({ brokerDownConsecutiveFailures: 15, minSamples: 20 });
+    const broker = await wiredBroker(guard);
+    await sim.setFaults({ errorPerMille: 400, seed: 3 });
+    for (let i = 0; i < 40; i++) await place(broker, guard);
+    guard.evaluate();
+    await guard.settled();
+    expect(await storedMode()).toBe('DEGRADED');
+    await sim.setFaults({ errorPerMille: 1_000 });
+    for (let i = 0; i < 15; i++) await place(broker, guard);
+    await guard.settled();
+    expect(await storedMode()).toBe('HALT');
   });
 });
