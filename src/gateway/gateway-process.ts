@@ -1,0 +1,114 @@
+import type { DestinationStream } from 'pino';
+import { TcpBroker } from '../broker/tcp-broker.js';
+import { systemClock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../log.js';
+import { createRegistry } from '../metrics/registry.js';
+import { OpsServer } from '../ops/server.js';
+import { PolicyMetrics } from '../policy/policy-metrics.js';
+import { PolicyStore } from '../policy/policy-store.js';
+import { StormGuard } from '../policy/storm-guard.js';
+import { ReferencePriceBook } from '../quotes/reference-price-book.js';
+import { Scripts } from '../redis/scripts.js';
+import { FixedEpochPermit } from './fixed-epoch-permit.js';
+import { Gateway } from './gateway.js';
+
+export interface GatewayProcess {
+  readonly gateway: Gateway;
+  readonly ops: OpsServer;
+  /** Listens on the ops port, takes the permit, activates. Returns the ops server address. */
+  start(): Promise<string>;
+  /** Clean shutdown: stop consuming, finish in-flight intents, close everything. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds a gateway process from its config: logger, registry, ops server (/health/live, /health/ready,
+ * /metrics), TcpBroker to `broker.host:port`, the cluster policy (PolicyStore + StormGuard), and the
+ * Gateway. Single-process mode: the permit is a FixedEpochPermit taken in start(). The HA role machine
+ * replaces that one step with a lease-backed permit driving activate/deactivate.
+ */
+export async function createGatewayProcess(
+  config: Readonly<Config>,
+  logDestination?: DestinationStream,
+): Promise<GatewayProcess> {
+  const logger = createLogger(
+    { level: config.log.level, processId: config.processId, component: 'gateway' },
+    logDestination,
+  );
+  const registry = createRegistry({ process_id: config.processId, component: 'gateway' });
+  // Not connect(): the process starts (and reports not ready) while the venue is unreachable.
+  const broker = new TcpBroker(config.broker, logger);
+  // Fed by the quote workers once quote ingress runs in this process; empty until then (see docs/gateway.md).
+  const prices = new ReferencePriceBook();
+  const policyMetrics = new PolicyMetrics(registry);
+  let permit: FixedEpochPermit | undefined;
+  let policyStore: PolicyStore | undefined;
+  let guard: StormGuard | undefined;
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.create({
+      config,
+      broker,
+      prices,
+      logger,
+      registry,
+      policy: {
+        effectiveMode: () => guard?.effectiveMode() ?? 'HALT',
+        observeDecision: (reason) => guard?.observeDecision(reason),
+        observeBroker: (ok, latencyNs) => guard?.observeBroker(ok, latencyNs),
+      },
+    });
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
+  const scripts = new Scripts();
+  scripts.register(gateway.redis);
+  policyStore = new PolicyStore({
+    redis: gateway.redis,
+    scripts,
+    keys: gateway.keys,
+    config: config.policy,
+    logger,
+    metrics: policyMetrics,
+    clock: systemClock,
+    fencingEpoch: () => permit?.epoch ?? null,
+  });
+  guard = new StormGuard({
+    store: policyStore,
+    config: config.policy,
+    clock: systemClock,
+    logger,
+    metrics: policyMetrics,
+    actor: `storm-guard:${config.processId}`,
+  });
+  const unwatchBroker = broker.onConnectionChange((connected) => guard?.observeBrokerConnection(connected));
+  const ops = new OpsServer({
+    registry,
+    logger,
+    readiness: () => gateway.readiness(),
+    adminToken: config.ops.adminToken,
+  });
+
+  return {
+    gateway,
+    ops,
+    async start() {
+      const address = await ops.listen(config.ops.host, config.ops.port);
+      await policyStore?.start();
+      guard?.start();
+      permit = await FixedEpochPermit.acquire(gateway.redis, gateway.keys, logger);
+      await gateway.activate(permit);
+      logger.info({ event: 'gateway.ready', ops: address, epoch: permit.epoch }, 'gateway process ready');
+      return address;
+    },
+    async stop() {
+      await gateway.close();
+      unwatchBroker();
+      guard?.stop();
+      policyStore?.stop();
+      await Promise.allSettled([broker.close(), ops.close()]);
+    },
+  };
+}
