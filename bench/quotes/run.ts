@@ -1,0 +1,169 @@
+/**
+ * Quote ingress benchmark (CE2-10). Two designs, same process, same pre-generated quote stream, same
+ * processing code (schema v1 validation, exact normalization, real WalWriter in a temp dir, reference
+ * prices, an in-process subscriber):
+ *
+ * - `enqueue-only`: the broker callback stamps and pushes into the ring; worker turns drain it in batches
+ *   between the feed's macrotasks (setImmediate). This is the design in src/quotes.
+ * - `inline parse`: the design it replaces: the callback validates, normalizes, records and publishes
+ *   before returning (the same QuoteIngress with a scheduler that runs the worker turn synchronously).
+ *
+ * The driver plays a broker socket: each macrotask delivers a chunk of quotes through the callback, then
+ * yields. Every callback is timed alone (performance.now() around the call; the clock's own cost is the
+ * `clock overhead` row). Throughput is quotes processed per CPU-second of the whole process
+ * (process.cpuUsage, all threads including the WAL's fs work), i.e. normalized per core.
+ * `loop gap` is how long the feed's next chunk waited for the event loop (worker turns hold it).
+ *
+ *   npx tsx bench/quotes/run.ts [--count=200000] [--chunk=64] [--batch=256]
+ */
+import * as hdr from 'hdr-histogram-js';
+import { Registry } from 'prom-client';
+import { createLogger } from '../../src/log.js';
+import { quotesSection } from '../../src/quotes/config.js';
+import { FeedSimulator, type SimQuote } from '../../src/quotes/feed-sim.js';
+import { QuoteIngress, type TurnScheduler } from '../../src/quotes/quote-ingress.js';
+import { walSection } from '../../src/wal/config.js';
+import { WalWriter } from '../../src/wal/wal-writer.js';
+import { removeTempDir, tempDir } from '../../test/harness/process.js';
+import { argInt, report } from '../lib/report.js';
+
+const count = argInt('count', 200_000);
+const chunk = argInt('chunk', 64);
+const batch = argInt('batch', 256);
+const distinct = 40_000;
+const SYMBOLS = ['2330', '2317', '2454', '2303', '2882', '0050', '2412', '1301', 'TXFL6', 'MXFL6'];
+
+function nsHistogram() {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 10_000_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+const us = (ns: number) => Number((ns / 1_000).toFixed(2));
+
+async function stream(): Promise<SimQuote[]> {
+  const sim = new FeedSimulator({ seed: 1 });
+  await sim.subscribe(SYMBOLS, ['tick', 'bidask']);
+  return sim.generate(distinct);
+}
+
+async function runDesign(
+  name: string,
+  quotes: SimQuote[],
+  scheduler: TurnScheduler | undefined,
+  count: number,
+) {
+  const dir = tempDir('bench-quotes');
+  const logger = createLogger({ level: 'warn', processId: 'bench' });
+  const registry = new Registry();
+  const writer = await WalWriter.open(walSection.parse({ dir, disk: { enabled: false } }), {
+    producerId: 'bench',
+    logger,
+    registry,
+  });
+  const config = quotesSection.parse({ symbols: SYMBOLS, drainBatchSize: batch, queueCapacity: 1 << 16 });
+  const feed = new FeedSimulator({ seed: 1 });
+  const ingress = new QuoteIngress(config, {
+    feed,
+    recorder: writer,
+    logger,
+    registry,
+    ...(scheduler ? { scheduler } : {}),
+  });
+  await ingress.start();
+  let published = 0;
+  ingress.publisher.subscribe(() => published++);
+
+  const callbackNs = nsHistogram();
+  const gapNs = nsHistogram();
+  const onTick = ingress.onTick;
+  const onBidAsk = ingress.onBidAsk;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  let sent = 0;
+  while (sent < count) {
+    const end = Math.min(count, sent + chunk);
+    for (; sent < end; sent++) {
+      const q = quotes[sent % quotes.length] as SimQuote;
+      const callback = q.topic === 'tick' ? onTick : onBidAsk;
+      const t0 = performance.now();
+      callback(q.payload, q.symbolId);
+      const t1 = performance.now();
+      callbackNs.recordValue(Math.max(1, Math.round((t1 - t0) * 1e6)));
+    }
+    const asked = performance.now();
+    await new Promise((resolve) => setImmediate(resolve));
+    gapNs.recordValue(Math.max(1, Math.round((performance.now() - asked) * 1e6)));
+  }
+  await ingress.idle();
+  // WalWriter's fsync ticker is unref'd; keep the loop alive while awaiting the interval fsync.
+  const keepAlive = setInterval(() => {}, 1_000);
+  await writer.flush();
+  clearInterval(keepAlive);
+  const cpu = process.cpuUsage(cpu0);
+  const wallS = (performance.now() - wall0) / 1_000;
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  const metric = async (n: string) =>
+    ((await registry.getSingleMetric(n)?.get())?.values ?? []).reduce((a, v) => a + v.value, 0);
+  const row = {
+    name,
+    quotes: count,
+    cb_p50_us: us(callbackNs.getValueAtPercentile(50)),
+    cb_p99_us: us(callbackNs.getValueAtPercentile(99)),
+    cb_p999_us: us(callbackNs.getValueAtPercentile(99.9)),
+    cb_max_us: us(callbackNs.maxValue),
+    loop_gap_p99_us: us(gapNs.getValueAtPercentile(99)),
+    per_sec_wall: Math.round(count / wallS),
+    per_core_sec: Math.round(published / cpuS),
+    published,
+    dropped: await metric('hft_quote_dropped_total'),
+    rejected: await metric('hft_quote_schema_reject_total'),
+    wal_refused: await metric('hft_quote_wal_refused_total'),
+  };
+  ingress.close();
+  await writer.close();
+  removeTempDir(dir);
+  return row;
+}
+
+/** The cost of the two performance.now() calls around an empty callback. */
+function clockOverhead(count: number) {
+  const h = nsHistogram();
+  const noop = (_p: string, _i: number) => {};
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    noop('', i);
+    const t1 = performance.now();
+    h.recordValue(Math.max(1, Math.round((t1 - t0) * 1e6)));
+  }
+  return {
+    name: 'clock overhead (empty callback)',
+    cb_p50_us: us(h.getValueAtPercentile(50)),
+    cb_p99_us: us(h.getValueAtPercentile(99)),
+    cb_p999_us: us(h.getValueAtPercentile(99.9)),
+    cb_max_us: us(h.maxValue),
+  };
+}
+
+const quotes = await stream();
+// Warm both paths (JIT) on a short run before measuring.
+await runDesign('warmup', quotes, undefined, Math.ceil(count / 4));
+await runDesign('warmup', quotes, (turn) => turn(), Math.ceil(count / 4));
+const overhead = clockOverhead(count);
+const enqueueOnly = await runDesign('enqueue-only (ring + worker turns)', quotes, undefined, count);
+const inline = await runDesign('inline parse on the callback', quotes, (turn) => turn(), count);
+const goals = { callback_p99_us: 10, per_core_sec: 300_000 };
+report('quotes', [enqueueOnly, inline, overhead], {
+  count,
+  chunk,
+  batch,
+  cores: (await import('node:os')).availableParallelism(),
+  goals,
+  met: {
+    callback_p99: enqueueOnly.cb_p99_us <= goals.callback_p99_us,
+    per_core: enqueueOnly.per_core_sec >= goals.per_core_sec,
+  },
+  callback_p99_ratio_inline_over_enqueue: Number((inline.cb_p99_us / enqueueOnly.cb_p99_us).toFixed(1)),
+});
+process.exit(0);
