@@ -6,6 +6,8 @@ import { type VenueBook, isClientOrderId } from './venue-book.js';
 
 /** Bytes a slow client may leave unread before the venue drops it (bounded per-connection buffer). */
 const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
+/** Requests held by the latency fault at once; beyond it they are answered VENUE_ERROR (not processed). */
+const MAX_DELAYED_REQUESTS = 100_000;
 
 /**
  * The order port: NDJSON requests answered in arrival order per connection, execution reports pushed to
@@ -16,6 +18,8 @@ const MAX_UNREAD_BYTES = 64 * 1024 * 1024;
 export class OrderServer {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  /** Requests waiting out the latency fault. */
+  private delayed = 0;
 
   constructor(private readonly book: VenueBook) {
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -85,8 +89,22 @@ export class OrderServer {
       return;
     }
     const latency = this.book.currentFaults().latencyMs;
-    if (latency > 0) setTimeout(() => this.handle(socket, request), latency);
-    else this.handle(socket, request);
+    if (latency > 0 && this.delayed >= MAX_DELAYED_REQUESTS) {
+      // Bounded like every queue: past the cap a delayed request is refused unprocessed.
+      this.reply(socket, {
+        t: 'res',
+        id: request.id,
+        ok: false,
+        error: 'VENUE_ERROR',
+        message: 'venue overloaded',
+      });
+    } else if (latency > 0) {
+      this.delayed += 1;
+      setTimeout(() => {
+        this.delayed -= 1;
+        this.handle(socket, request);
+      }, latency);
+    } else this.handle(socket, request);
   }
 
   private handle(socket: Socket, request: VenueRequest): void {
