@@ -1,0 +1,159 @@
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { IntentClient } from '../../src/channel/intent-client.js';
+import type { Config } from '../../src/config/schema.js';
+import { parseDecision } from '../../src/contracts/decision.js';
+import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
+import type { IntentEnvelope } from '../../src/contracts/intent.js';
+import { GatewayScriptCode } from '../../src/gateway/script-codes.js';
+import { JournalReader } from '../../src/journal/journal-reader.js';
+import { Keyspace } from '../../src/keys.js';
+import { connectRedis } from '../../src/redis/connect.js';
+import { newIntent } from '../fixtures/intents.js';
+import { waitFor } from '../harness/process.js';
+import { RedisServer } from '../harness/redis-server.js';
+import { VenueSim } from '../harness/venue-sim.js';
+import {
+  type RunningGateway,
+  client,
+  exposureOf,
+  gatewayConfig,
+  startGateway,
+} from '../gateway/gateway-env.js';
+import { GatewayProc } from '../gateway/gateway-proc.js';
+
+let redis: RedisServer;
+let sim: VenueSim;
+let config: Readonly<Config>;
+let r: Redis;
+const keys = new Keyspace('{hft}');
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  [redis, sim] = await Promise.all([RedisServer.start({ aof: true }), VenueSim.start({ fillMode: 'none' })]);
+  r = await connectRedis({ url: redis.url, name: 'test' });
+});
+afterAll(async () => {
+  r.disconnect();
+  await Promise.all([redis.stop(), sim.stop()]);
+});
+beforeEach(async () => {
+  await r.flushall();
+  await sim.reset();
+  await sim.setFaults({ fillMode: 'none' });
+  config = gatewayConfig(redis.url, sim);
+});
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+/** Admits an intent through the real admit script without dispatching: a gateway that died right after. */
+async function admitOnly(g: RunningGateway, envelope: IntentEnvelope, deadlineMs: number) {
+  const answer = await g.gateway.store.admit({
+    envelope,
+    clientOrderId: deriveClientOrderId(envelope.idempotency_key),
+    epoch: g.permit.epoch,
+    policyFloor: 'NORMAL',
+    nowMs: Date.now(),
+    deadlineMs,
+    limits: { symbol: 1e15, strategy: 1e15, account: 1e15 },
+    maxTrackedSymbols: 10_000,
+  });
+  expect(answer.code).toBe(GatewayScriptCode.ADMITTED);
+}
+
+async function storedDecision(key: string) {
+  const text = await r.get(keys.decision(key));
+  return text === null ? null : parseDecision(text);
+}
+
+describe('journal reconciliation', () => {
+  it('re-dispatches an ADMITTED intent the venue never saw, with the same client order id, once', async () => {
+    const g = await startGateway(config, {}, false);
+    cleanups.push(() => g.close());
+    const envelope = IntentClient.envelope(newIntent(1, { ttl_ms: 60_000 }));
+    await admitOnly(g, envelope, Date.now() + 60_000);
+    const result = await g.gateway.activate(g.permit);
+    expect(result).toMatchObject({ found: 0, redispatched: 1, expired: 0, failed: 0 });
+    const coid = deriveClientOrderId(envelope.idempotency_key);
+    expect((await sim.orders()).map((o) => o.clientOrderId)).toEqual([coid]);
+    expect(await storedDecision(envelope.idempotency_key)).toMatchObject({
+      status: 'ACCEPTED',
+      client_order_id: coid,
+    });
+    expect((await new JournalReader(r, keys).read(coid))?.state).toBe('DISPATCHED');
+    expect(await r.zcard(keys.journalAdmitted())).toBe(0);
+  });
+
+  it('expires an ADMITTED intent past its ttl: JOURNAL_EXPIRED stored, exposure released, nothing sent', async () => {
+    const g = await startGateway(config, {}, false);
+    cleanups.push(() => g.close());
+    const envelope = IntentClient.envelope(newIntent(1));
+    await admitOnly(g, envelope, Date.now() - 1);
+    expect((await exposureOf(redis.url, 'acc-1')).account.rbq).toBe(1_000);
+    const result = await g.gateway.activate(g.permit);
+    expect(result).toMatchObject({ redispatched: 0, expired: 1 });
+    expect(await sim.orders()).toEqual([]);
+    expect(await storedDecision(envelope.idempotency_key)).toMatchObject({
+      status: 'REJECTED',
+      reason: 'JOURNAL_EXPIRED',
+    });
+    const e = await exposureOf(redis.url, 'acc-1');
+    expect(e.account).toMatchObject({ rbq: 0, rb: 0 });
+    // A submitter retrying the key learns the expiry; nothing is sent.
+    const c = await client(config);
+    cleanups.push(() => c.close());
+    expect((await c.submit(envelope)).reason).toBe('JOURNAL_EXPIRED');
+    expect((await sim.counters()).placeRequests).toBe(0);
+  });
+
+  it('leaves a broker timeout ADMITTED (never resent blindly) and resolves it from the venue by client order id', async () => {
+    const g = await startGateway(config);
+    cleanups.push(() => g.close());
+    await sim.setFaults({ dropReplyPerMille: 1_000 });
+    const c = await client(
+      gatewayConfig(redis.url, sim, { channel: { attemptTimeoutMs: 1_000, maxAttempts: 10 } }),
+    );
+    cleanups.push(() => c.close());
+    const envelope = IntentClient.envelope(newIntent(1, { ttl_ms: 60_000 }));
+    const pending = c.submit(envelope);
+    const coid = deriveClientOrderId(envelope.idempotency_key);
+    await waitFor('venue got the order', async () => (await sim.order(coid)) !== undefined);
+    await waitFor('place timed out', async () => (await g.gateway.metrics.errors.get()).values.length > 0);
+    // Still ADMITTED: the outcome is unknown, and the venue saw exactly one place request.
+    expect((await new JournalReader(r, keys).read(coid))?.state).toBe('ADMITTED');
+    await sim.setFaults({ dropReplyPerMille: 0 });
+    const decision = await pending;
+    expect(decision).toMatchObject({ status: 'ACCEPTED', client_order_id: coid });
+    expect((await new JournalReader(r, keys).read(coid))?.state).toBe('DISPATCHED');
+    const counters = await sim.counters();
+    expect(counters.placeRequests).toBe(1);
+    expect(counters.duplicateAttempts).toBe(0);
+  });
+
+  it('after the gateway process is killed between admit and record, a restarted gateway reconciles to one order', async () => {
+    await sim.setFaults({ latencyMs: 1_500 });
+    const first = await GatewayProc.start(redis.url, sim);
+    cleanups.push(() => first.kill());
+    const c = await client(
+      gatewayConfig(redis.url, sim, { channel: { attemptTimeoutMs: 1_000, maxAttempts: 20 } }),
+    );
+    cleanups.push(() => c.close());
+    const envelopes = Array.from({ length: 5 }, (_, i) =>
+      IntentClient.envelope(newIntent(i, { ttl_ms: 60_000 })),
+    );
+    const pending = envelopes.map((e) => c.submit(e));
+    await waitFor('all admitted', async () => (await r.zcard(keys.journalAdmitted())) === 5);
+    await first.kill();
+    await sim.setFaults({ latencyMs: 0 });
+    const second = await GatewayProc.start(redis.url, sim);
+    cleanups.push(() => second.kill());
+    const decisions = await Promise.all(pending);
+    expect(decisions.every((d) => d.status === 'ACCEPTED')).toBe(true);
+    const orders = await sim.orders();
+    expect(orders.map((o) => o.clientOrderId).sort()).toEqual(decisions.map((d) => d.client_order_id).sort());
+    expect((await sim.counters()).duplicateAttempts).toBe(0);
+    expect(await r.zcard(keys.journalAdmitted())).toBe(0);
+    expect((await exposureOf(redis.url, 'acc-1')).account.rbq).toBe(5_000);
+  });
+});
