@@ -108,8 +108,12 @@ export class TcpBroker implements BrokerAdapter {
     });
   }
 
-  /** Connection up/down notifications (readiness, StormGuard). Returns an unsubscribe function. */
+  /**
+   * Connection up/down notifications (readiness, StormGuard). The listener is called at once with the
+   * current state, so a broker that is down from the start is reported too. Returns an unsubscribe function.
+   */
   onConnectionChange(listener: (connected: boolean) => void): () => void {
+    listener(this.ready);
     this.connectionListeners.add(listener);
     return () => this.connectionListeners.delete(listener);
   }

@@ -287,4 +287,13 @@ describe('StormGuard with a real venue-sim and TcpBroker', () => {
     await guard.settled();
     expect(await storedMode()).toBe('HALT');
   });
+
+  it('a broker that never connected trips HALT too (the subscription reports the current state)', async () => {
+    const { guard, storedMode } = await setup({ brokerDownMs: 100 });
+    const broker = new TcpBroker({ ...sim.brokerOptions(), port: 1 });
+    cleanups.push(() => void broker.close());
+    broker.onConnectionChange((up) => guard.observeBrokerConnection(up));
+    await waitFor('HALT in Redis', async () => (await storedMode()) === 'HALT');
+    await guard.settled();
+  });
 });

@@ -337,7 +337,7 @@ describe('fault injection and the adapter error mapping', () => {
     await sim.setFaults({ outage: false, latencyMs: 0 });
     await b.waitConnected(10_000);
     expect((await b.place(o)).state).toBe('ACKED');
-    expect(states).toEqual([false, true]);
+    expect(states).toEqual([true, false, true]); // current state at subscription, then each change
   });
 
   it('survives a venue crash and restart on the same port', async () => {
