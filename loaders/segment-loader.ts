@@ -156,6 +156,8 @@ export class SegmentLoader {
       resumeAfter = landed.maxSeq;
     }
 
+    // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing.
+    await SegmentReader.verifyFile(files.segmentPath, manifest);
     fault('before-insert', files.segmentId);
     lease.assertHeld();
     const beforeLoadingMono = this.deps.clock.monoMs();
@@ -202,14 +204,31 @@ export class SegmentLoader {
       skipThroughSeq: resumeAfter,
     });
     let inserted = 0;
-    for await (const batch of reader.batches()) {
-      lease.assertHeld();
-      const stop = metrics.insertSeconds.startTimer();
-      await this.checked('insert', () => sink.insert(files.segmentId, batch, lease.signal));
-      stop();
-      metrics.rowsLoaded.inc(batch.rows);
-      inserted += batch.rows;
-      if (batch.index === 0) fault('mid-insert', files.segmentId);
+    // One batch of lookahead: the next batch is read and checked while this one is being inserted, so
+    // the loader's CPU work overlaps ClickHouse's. Memory per load stays at two batches.
+    const batches = reader.batches();
+    let next = batches.next();
+    try {
+      for (;;) {
+        const { value: batch, done } = await next;
+        if (done) break;
+        next = batches.next();
+        // Its failure is seen when awaited above; until then it must not count as unhandled.
+        next.catch(() => undefined);
+        lease.assertHeld();
+        const stop = metrics.insertSeconds.startTimer();
+        await this.checked('insert', () => sink.insert(files.segmentId, batch, lease.signal));
+        stop();
+        metrics.rowsLoaded.inc(batch.rows);
+        inserted += batch.rows;
+        if (batch.index === 0) fault('mid-insert', files.segmentId);
+      }
+    } finally {
+      // On failure, let the read in flight settle (its error, if any, is superseded) and close the file.
+      await next.then(
+        () => batches.return(undefined),
+        () => undefined,
+      );
     }
     if (resumeAfter >= 0) metrics.skippedRows.inc(manifest.recordCount - inserted);
   }
