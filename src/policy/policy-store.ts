@@ -36,7 +36,11 @@ export interface PolicyStoreDeps {
   readonly logger: Logger;
   readonly metrics: PolicyMetrics;
   readonly clock?: Clock;
-  /** The caller's fencing epoch for automatic trips; null/absent sends none (not fenced). */
+  /**
+   * The caller's fencing epoch for automatic trips. When given, trips are fenced by the script and a null
+   * answer (no epoch held: standby, starting) refuses the trip with GW_ERR_NOT_LEADER. When absent, trips
+   * are unfenced (tools and tests).
+   */
   readonly fencingEpoch?: () => number | null;
 }
 
@@ -116,8 +120,15 @@ export class PolicyStore {
         actor,
       });
     }
-    const epoch = this.deps.fencingEpoch?.() ?? null;
-    return this.transition(mode, reason, actor, epoch === null ? '' : String(epoch));
+    let epoch = '';
+    if (this.deps.fencingEpoch) {
+      const current = this.deps.fencingEpoch();
+      // A process that holds no epoch is not dispatching: what it observes must not move the cluster.
+      if (current === null)
+        throw new GatewayError('GW_ERR_NOT_LEADER', 'automatic policy trip without an epoch');
+      epoch = String(current);
+    }
+    return this.transition(mode, reason, actor, epoch);
   }
 
   /** Operator command: any mode, including leaving HALT. `operator` is the name without the prefix. */

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { RejectReason } from '../errors.js';
+import { type RejectReason, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PolicyConfig } from './config.js';
 import type { PolicyMetrics } from './policy-metrics.js';
@@ -102,10 +102,15 @@ export class StormGuard {
     clearTimeout(this.brokerDownTimer);
     this.brokerDownTimer = undefined;
     if (connected) return;
+    this.armBrokerDownTimer(this.deps.config.brokerDownMs);
+  }
+
+  /** Trips HALT every `brokerDownMs` while the connection stays down (a refused or failed trip is retried). */
+  private armBrokerDownTimer(downForMs: number): void {
     const { brokerDownMs } = this.deps.config;
     this.brokerDownTimer = setTimeout(() => {
-      this.brokerDownTimer = undefined;
-      this.escalate('HALT', `broker down: connection lost for ${brokerDownMs} ms`);
+      this.escalate('HALT', `broker down: connection lost for ${downForMs} ms`);
+      this.armBrokerDownTimer(downForMs + brokerDownMs);
     }, brokerDownMs);
     this.brokerDownTimer.unref();
   }
@@ -160,7 +165,11 @@ export class StormGuard {
         }
       })
       .catch((err: unknown) => {
-        this.deps.logger.error({ err, mode, reason }, 'storm guard trip failed');
+        if (isGatewayError(err, 'GW_ERR_NOT_LEADER')) {
+          this.deps.logger.debug({ mode, reason }, 'storm guard trip skipped: this process holds no epoch');
+        } else {
+          this.deps.logger.error({ err, mode, reason }, 'storm guard trip failed');
+        }
       })
       .finally(() => {
         this.tripping = undefined;

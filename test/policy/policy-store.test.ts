@@ -143,6 +143,14 @@ describe('PolicyStore', () => {
     expect(await zombie.operatorSet('NORMAL', 'resume', 'bob')).toMatchObject({ outcome: 'CHANGED' });
   });
 
+  it('refuses an automatic trip from a process that holds no epoch yet', async () => {
+    const { store } = makeStore({ epoch: () => null });
+    await expect(store.trip('HALT', 'starting up without a venue', 'storm-guard:gw-new')).rejects.toSatisfy(
+      (e) => isGatewayError(e, 'GW_ERR_NOT_LEADER'),
+    );
+    expect(await redis.exists(keys.policy())).toBe(0);
+  });
+
   it('appends every transition to the capped history stream', async () => {
     const { store } = makeStore();
     await store.trip('DEGRADED', 'reject storm', 'storm-guard:gw-1');

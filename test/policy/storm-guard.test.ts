@@ -54,7 +54,7 @@ const BASE: PolicyConfigInput = {
   redisDownConsecutiveFailures: 2,
 };
 
-async function setup(config: PolicyConfigInput = {}) {
+async function setup(config: PolicyConfigInput = {}, fencingEpoch?: () => number | null) {
   const redis = await connectRedis({ url: server.url, name: 'storm-test', commandTimeoutMs: 500 });
   const scripts = new Scripts();
   scripts.register(redis);
@@ -62,7 +62,16 @@ async function setup(config: PolicyConfigInput = {}) {
   const metrics = new PolicyMetrics(registry);
   const clock = new ManualClock();
   const parsed = policySection.parse({ ...BASE, ...config });
-  const store = new PolicyStore({ redis, scripts, keys, config: parsed, logger, metrics, clock });
+  const store = new PolicyStore({
+    redis,
+    scripts,
+    keys,
+    config: parsed,
+    logger,
+    metrics,
+    clock,
+    ...(fencingEpoch ? { fencingEpoch } : {}),
+  });
   await store.start();
   const guard = new StormGuard({ store, config: parsed, clock, logger, metrics, actor: 'storm-guard:gw-1' });
   cleanups.push(() => {
@@ -175,6 +184,18 @@ describe('StormGuard', () => {
     await waitFor('HALT in Redis', async () => (await storedMode()) === 'HALT');
     await guard.settled();
     expect(await admin.hget(keys.policy(), 'reason')).toMatch(/connection lost/);
+  });
+
+  it('keeps retrying the broker-down HALT while down, so it lands once this process holds an epoch', async () => {
+    let epoch: number | null = null;
+    await admin.set(keys.epoch(), '4');
+    const { guard, storedMode } = await setup({ brokerDownMs: 50 }, () => epoch);
+    guard.observeBrokerConnection(false);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // several refused attempts (no epoch)
+    expect(await storedMode()).toBe('NORMAL');
+    epoch = 4;
+    await waitFor('HALT in Redis', async () => (await storedMode()) === 'HALT');
+    await guard.settled();
   });
 
   it('does not trip when the broker connection comes back before brokerDownMs', async () => {
