@@ -37,28 +37,33 @@ describe('feed simulator', () => {
     expect([...kinds.keys()].sort()).toEqual(['fop_tick', 'stock_bidask', 'stock_tick']);
   });
 
-  it('when started, delivers a stream with bursts through the callbacks until stopped', async () => {
-    const feed = await sim(9, { ratePerSec: 2_000, burstEveryMs: 20, burstSize: 500 });
+  it('when started, delivers a stream with bursts (one synchronous run each) through the callbacks until stopped', async () => {
+    // The steady rate's catch-up after a stalled timer is capped at ratePerSec (200) per timer turn, so a
+    // run of 500 or more in one macrotask can only be a burst.
+    const feed = await sim(9, { ratePerSec: 200, burstEveryMs: 20, burstSize: 500 });
     let delivered = 0;
-    let largestRun = 0;
     let run = 0;
-    feed.onTick(() => {
+    const runs: number[] = [];
+    const count = () => {
       delivered++;
-      run++;
-    });
-    feed.onBidAsk(() => {
-      delivered++;
-      run++;
-    });
-    // A "run" is what arrives within one macrotask: a burst arrives as one synchronous run.
-    const sampler = setInterval(() => {
-      largestRun = Math.max(largestRun, run);
-      run = 0;
-    }, 0);
+      // The microtask runs when the simulator's timer callback returns: it sees that macrotask's whole run.
+      if (run++ === 0) {
+        queueMicrotask(() => {
+          runs.push(run);
+          run = 0;
+        });
+      }
+    };
+    feed.onTick(count);
+    feed.onBidAsk(count);
     feed.start();
-    await waitFor('a burst', async () => largestRun >= 500, { timeoutMs: 30_000, intervalMs: 5 });
+    await waitFor('three bursts', async () => runs.filter((r) => r >= 500).length >= 3, {
+      timeoutMs: 30_000,
+      intervalMs: 5,
+    });
     feed.stop();
-    clearInterval(sampler);
+    expect(Math.max(...runs)).toBeLessThanOrEqual(500 + 200);
+    expect(runs.some((r) => r < 500)).toBe(true);
     const after = delivered;
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(delivered).toBe(after);
