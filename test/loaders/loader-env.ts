@@ -2,11 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { loaderSection } from '../../loaders/config.js';
-import type { LoadJobData } from '../../loaders/load-job.js';
-import { replaySegment } from '../../loaders/replay.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { Keyspace } from '../../src/keys.js';
 import { connectRedis } from '../../src/redis/connect.js';
@@ -117,22 +113,14 @@ export class LoaderScenario {
     }
   }
 
-  /** Operator replay through the same function the runbook's command uses. */
-  async replay(segment: { manifest: { segmentId: string }; manifestPath: string }, mode: 'check' | 'force') {
-    const cfg = loaderSection.parse(this.config('operator').loader);
-    const queue = new Queue<LoadJobData>(cfg.queueName, {
-      connection: { url: this.redisServer.url },
-      prefix: new Keyspace(this.keyPrefix).bullmqPrefix(),
-    });
-    try {
-      return await replaySegment(
-        { store: this.store, queue, config: cfg },
-        { segmentId: segment.manifest.segmentId, manifestPath: segment.manifestPath },
-        mode,
-      );
-    } finally {
-      await queue.close();
-    }
+  /** Operator replay through the runbook's command (loaders/replay-cli.ts); resolves to its output. */
+  async replayCli(manifestPaths: string[], force: boolean): Promise<{ code: number | null; output: string }> {
+    const file = join(tempDir('loader-config'), 'config.json');
+    writeFileSync(file, JSON.stringify(this.config('operator')));
+    const args = [...(force ? ['--force'] : []), ...manifestPaths];
+    const proc = spawnTs('loaders/replay-cli.ts', args, { env: { ...process.env, HFT_CONFIG_FILE: file } });
+    const code = await proc.exited();
+    return { code, output: proc.output() };
   }
 
   /** Sum of one metric's samples on a loader's /metrics (its ops address is in its "loader ready" log). */

@@ -35,7 +35,9 @@ describe('loaders: replay safety and scale-out', () => {
     // Operator replay of an archived segment: files back in the WAL dir, state back to SEALED (force: the
     // next load inserts every record again instead of first asking what landed).
     restoreFromArchive(segment);
-    expect(await scenario.replay(segment, 'force')).toBe('ARCHIVED');
+    const replay = await scenario.replayCli([segment.manifestPath], true);
+    expect(replay.output).toContain(`${segment.manifest.segmentId}: ARCHIVED → SEALED (force), job queued`);
+    expect(replay.code).toBe(0);
     const second = await scenario.spawnLoader('loader-b');
     await scenario.waitFinished([segment.manifest.segmentId]);
 
