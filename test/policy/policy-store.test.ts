@@ -87,6 +87,32 @@ describe('PolicyStore', () => {
     });
   });
 
+  it('logs each transition as a structured record with from, to, reason and actor', async () => {
+    const lines: string[] = [];
+    const sink = { write: (line: string) => lines.push(line) };
+    const store = new PolicyStore({
+      redis,
+      scripts: new Scripts(),
+      keys,
+      config: policySection.parse({}),
+      logger: createLogger({ level: 'info', processId: 'gw-log' }, sink),
+      metrics: new PolicyMetrics(new Registry()),
+    });
+    await store.trip('DEGRADED', 'reject storm', 'storm-guard:gw-log');
+    const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'policy transition',
+        from: 'NORMAL',
+        to: 'DEGRADED',
+        reason: 'reject storm',
+        actor: 'storm-guard:gw-log',
+        process_id: 'gw-log',
+      }),
+    );
+  });
+
   it('refuses an automatic trip that would keep or lower severity', async () => {
     const { store } = makeStore();
     await store.trip('HALT', 'broker down', 'storm-guard:gw-1');
