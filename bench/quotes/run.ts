@@ -13,6 +13,8 @@
  * `clock overhead` row). Throughput is quotes processed per CPU-second of the whole process
  * (process.cpuUsage, all threads including the WAL's fs work), i.e. normalized per core.
  * `loop gap` is how long the feed's next chunk waited for the event loop (worker turns hold it).
+ * Two more rows attribute the costs: small worker batches (shorter loop gap), and the WAL replaced by a
+ * recorder that discards (what quote processing alone costs).
  *
  *   npx tsx bench/quotes/run.ts [--count=200000] [--chunk=64] [--batch=256]
  */
@@ -23,6 +25,7 @@ import { quotesSection } from '../../src/quotes/config.js';
 import { FeedSimulator, type SimQuote } from '../../src/quotes/feed-sim.js';
 import { QuoteIngress, type TurnScheduler } from '../../src/quotes/quote-ingress.js';
 import { walSection } from '../../src/wal/config.js';
+import type { EventRecorder } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 import { removeTempDir, tempDir } from '../../test/harness/process.js';
 import { argInt, report } from '../lib/report.js';
@@ -48,12 +51,20 @@ async function stream(): Promise<SimQuote[]> {
   return sim.generate(distinct);
 }
 
-async function runDesign(
-  name: string,
-  quotes: SimQuote[],
-  scheduler: TurnScheduler | undefined,
-  count: number,
-) {
+interface Design {
+  readonly name: string;
+  /** undefined: the default setImmediate worker turns; `(turn) => turn()`: inline on the callback. */
+  readonly scheduler?: TurnScheduler;
+  readonly batch?: number;
+  /** false: a recorder that discards, to attribute cost between quote processing and the WAL. */
+  readonly wal?: boolean;
+}
+
+const INLINE: TurnScheduler = (turn) => turn();
+const discard: EventRecorder = { record: () => 0 };
+
+async function runDesign(design: Design, quotes: SimQuote[], count: number) {
+  const { name, scheduler } = design;
   const dir = tempDir('bench-quotes');
   const logger = createLogger({ level: 'warn', processId: 'bench' });
   const registry = new Registry();
@@ -62,11 +73,15 @@ async function runDesign(
     logger,
     registry,
   });
-  const config = quotesSection.parse({ symbols: SYMBOLS, drainBatchSize: batch, queueCapacity: 1 << 16 });
+  const config = quotesSection.parse({
+    symbols: SYMBOLS,
+    drainBatchSize: design.batch ?? batch,
+    queueCapacity: 1 << 16,
+  });
   const feed = new FeedSimulator({ seed: 1 });
   const ingress = new QuoteIngress(config, {
     feed,
-    recorder: writer,
+    recorder: design.wal === false ? discard : writer,
     logger,
     registry,
     ...(scheduler ? { scheduler } : {}),
@@ -108,7 +123,8 @@ async function runDesign(
     ((await registry.getSingleMetric(n)?.get())?.values ?? []).reduce((a, v) => a + v.value, 0);
   const row = {
     name,
-    quotes: count,
+    batch: design.batch ?? batch,
+    wal: design.wal === false ? 'discard' : 'WalWriter',
     cb_p50_us: us(callbackNs.getValueAtPercentile(50)),
     cb_p99_us: us(callbackNs.getValueAtPercentile(99)),
     cb_p999_us: us(callbackNs.getValueAtPercentile(99.9)),
@@ -148,14 +164,16 @@ function clockOverhead(count: number) {
 
 const quotes = await stream();
 // Warm both paths (JIT) on a short run before measuring.
-await runDesign('warmup', quotes, undefined, Math.ceil(count / 4));
-await runDesign('warmup', quotes, (turn) => turn(), Math.ceil(count / 4));
+await runDesign({ name: 'warmup' }, quotes, Math.ceil(count / 4));
+await runDesign({ name: 'warmup', scheduler: INLINE }, quotes, Math.ceil(count / 4));
 const overhead = clockOverhead(count);
-const enqueueOnly = await runDesign('enqueue-only (ring + worker turns)', quotes, undefined, count);
-const inline = await runDesign('inline parse on the callback', quotes, (turn) => turn(), count);
+const enqueueOnly = await runDesign({ name: 'enqueue-only (ring + worker turns)' }, quotes, count);
+const inline = await runDesign({ name: 'inline parse on the callback', scheduler: INLINE }, quotes, count);
+const smallBatch = await runDesign({ name: 'enqueue-only, small batches', batch: 32 }, quotes, count);
+const noWal = await runDesign({ name: 'enqueue-only, WAL discarded', wal: false }, quotes, count);
 const goals = { callback_p99_us: 10, per_core_sec: 300_000 };
-report('quotes', [enqueueOnly, inline, overhead], {
-  count,
+report('quotes', [enqueueOnly, inline, smallBatch, noWal, overhead], {
+  quotes: count,
   chunk,
   batch,
   cores: (await import('node:os')).availableParallelism(),
