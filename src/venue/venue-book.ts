@@ -123,7 +123,7 @@ export class VenueBook {
       return this.rejected(order.clientOrderId, reason);
     }
     const venueOrderId = `V${this.nextVenueId++}`;
-    const record = this.record(order, venueOrderId, 'ACKED', null);
+    this.record(order, venueOrderId, 'ACKED', null);
     this.counters.accepted += 1;
     return { clientOrderId: order.clientOrderId, state: 'ACKED', rejectReason: null, venueOrderId };
   }
