@@ -79,8 +79,7 @@ export async function recoverProducer(
       const suffix = name.endsWith(OPEN_SUFFIX) ? OPEN_SUFFIX : SEALED_SUFFIX;
       const buf = await readFile(join(dir, name));
       const scan = scanSegment(buf);
-      const maxSeq = scan.records.reduce((m, r) => Math.max(m, r.seq), 0);
-      seenMax = Math.max(seenMax, maxSeq);
+      seenMax = Math.max(seenMax, scan.maxSeq);
       if (scan.corrupt) {
         const quarantined = await quarantine(dir, name);
         report.quarantined.push({ topic, file: quarantined, detail: scan.corrupt.detail });

@@ -17,6 +17,8 @@ export interface SegmentScan {
   readonly tornBytes: number;
   /** Set when a complete record fails its CRC/structure and valid records follow it. */
   readonly corrupt?: { readonly offset: number; readonly detail: string };
+  /** Highest sequence of any decodable record, including those after a corrupt one (0 if none). */
+  readonly maxSeq: number;
 }
 
 /**
@@ -35,21 +37,28 @@ export function scanSegment(buf: Buffer): SegmentScan {
       offset += result.bytes;
       continue;
     }
-    if (result.reason === 'corrupt' && hasValidRecordAfter(buf, offset)) {
-      return { records, validBytes: offset, tornBytes: 0, corrupt: { offset, detail: result.detail } };
+    const maxBefore = records.length > 0 ? (records[records.length - 1] as ScannedRecord).seq : 0;
+    const after = maxSeqAfter(buf, offset);
+    if (result.reason === 'corrupt' && after > 0) {
+      const corrupt = { offset, detail: result.detail };
+      return { records, validBytes: offset, tornBytes: 0, corrupt, maxSeq: Math.max(maxBefore, after) };
     }
-    return { records, validBytes: offset, tornBytes: buf.length - offset };
+    return { records, validBytes: offset, tornBytes: buf.length - offset, maxSeq: maxBefore };
   }
-  return { records, validBytes: offset, tornBytes: 0 };
+  const maxSeq = records.length > 0 ? (records[records.length - 1] as ScannedRecord).seq : 0;
+  return { records, validBytes: offset, tornBytes: 0, maxSeq };
 }
 
-function hasValidRecordAfter(buf: Buffer, offset: number): boolean {
+/** Highest sequence among decodable lines after the bad record at `offset` (0 when none decodes). */
+function maxSeqAfter(buf: Buffer, offset: number): number {
+  let max = 0;
   let next = buf.indexOf(0x0a, offset);
   while (next >= 0 && next + 1 < buf.length) {
-    if (decodeRecord(buf, next + 1).ok) return true;
+    const result = decodeRecord(buf, next + 1);
+    if (result.ok) max = Math.max(max, result.record.seq);
     next = buf.indexOf(0x0a, next + 1);
   }
-  return false;
+  return max;
 }
 
 export function sha256Hex(buf: Buffer): string {

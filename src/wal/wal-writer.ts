@@ -67,7 +67,6 @@ export class WalWriter implements EventRecorder {
   private loopRunning = false;
   private loopScheduled = false;
   private again = false;
-  private forceSync = false;
   private failures = 0;
   private lastSyncMs: number;
   private delayTimer: NodeJS.Timeout | undefined;
@@ -251,7 +250,6 @@ export class WalWriter implements EventRecorder {
     if (this.durable >= target) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ target, resolve, reject });
-      this.forceSync = true;
       this.kick();
     });
   }
@@ -381,9 +379,9 @@ export class WalWriter implements EventRecorder {
     const syncDue =
       policy === 'batch' ||
       (policy === 'interval' &&
-        (this.forceSync || startedMs - this.lastSyncMs >= this.config.fsyncIntervalMs));
+        // A waiting flush() makes the fsync due now rather than at the next interval.
+        (this.waiters.length > 0 || startedMs - this.lastSyncMs >= this.config.fsyncIntervalMs));
     if (syncDue) {
-      this.forceSync = false;
       this.lastSyncMs = startedMs;
       try {
         await Promise.all(this.topics.map((s) => s.segment?.datasync()));
