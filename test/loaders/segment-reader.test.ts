@@ -1,0 +1,108 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SegmentReader, type SegmentBatch, quarantineReasonOf } from '../../loaders/segment-reader.js';
+import { encodeRecord } from '../../src/wal/record.js';
+import { tempDir } from '../harness/process.js';
+import { type FixtureSegment, writeSegment } from './fixtures.js';
+
+async function readAll(
+  segment: FixtureSegment,
+  opts: Partial<ConstructorParameters<typeof SegmentReader>[2]> = {},
+) {
+  const reader = new SegmentReader(segment.segmentPath, segment.manifest, {
+    batchRows: 100,
+    batchBytes: 1 << 20,
+    readChunkBytes: 4_096, // small reads: records straddle chunk boundaries all the time
+    ...opts,
+  });
+  const batches: SegmentBatch[] = [];
+  for await (const batch of reader.batches()) batches.push(batch);
+  return batches;
+}
+
+async function reasonOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (err) {
+    return quarantineReasonOf(err) ?? `unexpected: ${String(err)}`;
+  }
+}
+
+describe('SegmentReader', () => {
+  it('yields batches whose bytes, concatenated, are the file itself (never re-encoded)', async () => {
+    const segment = writeSegment(tempDir('reader'), { firstSeq: 7, count: 1_050, seqStep: 3 });
+    const batches = await readAll(segment);
+    expect(batches.map((b) => b.rows)).toEqual([...Array(10).fill(100), 50]);
+    expect(Buffer.concat(batches.flatMap((b) => b.chunks))).toEqual(readFileSync(segment.segmentPath));
+    expect(batches[0]).toMatchObject({ index: 0, firstSeq: 7, lastSeq: 7 + 99 * 3 });
+    expect(batches.at(-1)).toMatchObject({ index: 10, lastSeq: segment.manifest.lastSeq });
+  });
+
+  it('ends a batch at batchBytes as well as at batchRows, on record boundaries', async () => {
+    const segment = writeSegment(tempDir('reader'), { firstSeq: 1, count: 300, payloadBytes: 200 });
+    const batches = await readAll(segment, { batchRows: 1_000, batchBytes: 10_000 });
+    expect(batches.length).toBeGreaterThan(5);
+    for (const b of batches) {
+      const body = Buffer.concat(b.chunks);
+      expect(body.length).toBe(b.bytes);
+      expect(body.at(-1)).toBe(0x0a);
+      expect(body.toString().split('\n').length - 1).toBe(b.rows);
+    }
+    expect(batches.reduce((n, b) => n + b.rows, 0)).toBe(300);
+  });
+
+  it('skips records up to skipThroughSeq (resume after what landed) but still verifies the whole file', async () => {
+    const segment = writeSegment(tempDir('reader'), { firstSeq: 1, count: 500 });
+    const batches = await readAll(segment, { skipThroughSeq: 250 });
+    const lines = Buffer.concat(batches.flatMap((b) => b.chunks))
+      .toString()
+      .trim()
+      .split('\n');
+    expect(lines.map((l) => JSON.parse(l).seq)).toEqual(Array.from({ length: 250 }, (_, i) => 251 + i));
+  });
+
+  it('verifyFile refuses a file whose bytes or size differ from the manifest', async () => {
+    const dir = tempDir('reader');
+    const flipped = writeSegment(dir, { firstSeq: 1, count: 50 });
+    const bytes = readFileSync(flipped.segmentPath);
+    bytes[100] = (bytes[100] as number) ^ 0x20;
+    writeFileSync(flipped.segmentPath, bytes);
+    expect(await reasonOf(SegmentReader.verifyFile(flipped.segmentPath, flipped.manifest))).toBe('checksum');
+    const short = writeSegment(dir, { firstSeq: 1_000, count: 50 });
+    writeFileSync(short.segmentPath, readFileSync(short.segmentPath).subarray(0, 1_000));
+    expect(await reasonOf(SegmentReader.verifyFile(short.segmentPath, short.manifest))).toBe('size');
+    const good = writeSegment(dir, { firstSeq: 5_000, count: 50 });
+    expect(await reasonOf(SegmentReader.verifyFile(good.segmentPath, good.manifest))).toBeUndefined();
+  });
+
+  it('refuses records that do not belong to the manifest: other producer, other topic, seq order or range', async () => {
+    const dir = tempDir('reader');
+    const cases: [string, (s: FixtureSegment) => Buffer][] = [
+      ['record_shape', (s) => swapLine(s, 10, { producerId: 'gw-2', topic: s.manifest.topic, seq: 11 })],
+      ['record_shape', (s) => swapLine(s, 10, { producerId: 'gw-1', topic: 'market.tick', seq: 11 })],
+      ['seq_order', (s) => swapLine(s, 10, { producerId: 'gw-1', topic: s.manifest.topic, seq: 3 })],
+      ['seq_range', (s) => swapLine(s, 49, { producerId: 'gw-1', topic: s.manifest.topic, seq: 10_000 })],
+      ['torn_tail', (s) => readFileSync(s.segmentPath).subarray(0, s.manifest.bytes - 5)],
+    ];
+    for (const [i, [reason, mutate]] of cases.entries()) {
+      const segment = writeSegment(dir, { firstSeq: 1 + i * 1_000_000, count: 50 });
+      writeFileSync(segment.segmentPath, mutate(segment));
+      expect(await reasonOf(readAll(segment)), reason).toBe(reason);
+    }
+  });
+});
+
+/** The segment's bytes with line `index` replaced by another record. */
+function swapLine(
+  s: FixtureSegment,
+  index: number,
+  r: { producerId: string; topic: string; seq: number },
+): Buffer {
+  const lines = readFileSync(s.segmentPath).toString().split('\n');
+  const seq = s.manifest.firstSeq + (r.seq - 1);
+  lines[index] = encodeRecord({ ...r, seq, tsNs: 1n, payload: '{}' })
+    .toString()
+    .trimEnd();
+  return Buffer.from(lines.join('\n'));
+}
