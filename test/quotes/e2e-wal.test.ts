@@ -148,3 +148,52 @@ describe('simulated feed → quote ingress → real WAL segments and reference p
     ingress.close();
   });
 });
+
+describe('feed simulator process → LineStreamFeed → quote ingress → real WAL', () => {
+  it('records exactly the stream the simulator process wrote', async () => {
+    const { spawnTs } = await import('../harness/process.js');
+    const { LineStreamFeed } = await import('../../src/quotes/line-stream-feed.js');
+    const dir = tempDir('quotes-e2e');
+    const sink = logSink();
+    const registry = new Registry();
+    const writer = await WalWriter.open(walConfig(dir), {
+      producerId: 'gw-q',
+      logger: sink.logger,
+      registry,
+    });
+    const count = 3_000;
+    // The simulator's stdout is piped into a PassThrough the feed subscribes to before the child starts,
+    // so no line can be emitted before a listener exists.
+    const { PassThrough } = await import('node:stream');
+    const pipe = new PassThrough();
+    const feed = new LineStreamFeed(pipe);
+    const ingress = new QuoteIngress(quotesConfig({ symbols: SYMBOLS }), {
+      feed,
+      recorder: writer,
+      logger: sink.logger,
+      registry,
+    });
+    await ingress.start();
+    const args = ['--seed=11', `--symbols=${SYMBOLS.join(',')}`, `--count=${count}`];
+    const child = spawnTs('src/quotes/feed-sim.ts', args);
+    child.child.stdout?.pipe(pipe);
+    expect(await child.exited()).toBe(0);
+    await feed.ended();
+    await ingress.idle();
+    await writer.flush();
+    await writer.close();
+
+    const replay = new FeedSimulator({ seed: 11 });
+    await replay.subscribe(SYMBOLS, ['tick', 'bidask']);
+    const expected = replay.generate(count);
+    const recorded = walQuotes(dir);
+    expect(feed.malformedLines).toBe(0);
+    expect(recorded).toHaveLength(count);
+    recorded.forEach(({ quote }, i) => {
+      expect(quote.ingress_seq).toBe(i + 1);
+      expect(quote.fields).toEqual(expectedFields(expected[i] as SimQuote).fields);
+    });
+    expect(await metricValue(registry, 'hft_quote_dropped_by_symbol_total')).toBe(0);
+    ingress.close();
+  });
+});
