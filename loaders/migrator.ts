@@ -115,6 +115,9 @@ export class Migrator {
     try {
       await client.command({ query });
     } catch (err) {
+      // Two loaders starting at once may race on the same CREATE … IF NOT EXISTS: the loser's error is
+      // the winner's success.
+      if (/IF NOT EXISTS/i.test(query) && /already exists/i.test(String(err))) return;
       throw new GatewayError(
         'GW_ERR_CLICKHOUSE_MIGRATION',
         `migration ${version}: ${err instanceof Error ? err.message : String(err)}`,

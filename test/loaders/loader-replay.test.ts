@@ -1,6 +1,12 @@
 import { renameSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connectClickHouse } from '../../loaders/clickhouse-connect.js';
+import { detectFeatures } from '../../loaders/clickhouse-features.js';
+import { Migrator, loadMigrations } from '../../loaders/migrator.js';
+import { clickhouseSection } from '../../src/config/sections.js';
+import { isGatewayError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
 import { ClickHouseServer } from '../harness/clickhouse-server.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { type FixtureSegment, writeBacklog, writeSegment } from './fixtures.js';
@@ -49,6 +55,33 @@ describe('loaders: replay safety and scale-out', () => {
     expect(counts.final).toBe(2_000);
     expect(counts.distinct).toBe(2_000);
     expect(await scenario.keys()).toEqual(keysOf([segment]));
+  });
+
+  it('applies migrations idempotently (two at once, then again), skips modern-only ones on 18.16, refuses an edited one', async () => {
+    const cfg = clickhouseSection.parse({ url: clickhouse.url, database: scenario.database });
+    const admin = connectClickHouse(cfg, { database: 'default' });
+    const db = connectClickHouse(cfg);
+    const logger = createLogger({ level: 'silent', processId: 'migrator-test' });
+    const migrator = () => new Migrator(admin, db, scenario.database, logger);
+    try {
+      const features = await detectFeatures(admin);
+      expect(features.insertDeduplicationToken).toBe(false);
+      const [a, b] = await Promise.all([migrator().apply(features), migrator().apply(features)]);
+      expect([...a, ...b].every((v) => v === 1)).toBe(true);
+      expect(await migrator().apply(features)).toEqual([]);
+      const applied = await scenario.ch.query({
+        query: `SELECT version FROM ${scenario.database}.schema_migrations FINAL`,
+        format: 'JSONEachRow',
+      });
+      expect(await applied.json()).toEqual([{ version: 1 }]);
+
+      const edited = loadMigrations().map((m) => (m.version === 1 ? { ...m, sha256: '0'.repeat(64) } : m));
+      await expect(migrator().apply(features, edited)).rejects.toSatisfy((err) =>
+        isGatewayError(err, 'GW_ERR_CLICKHOUSE_MIGRATION'),
+      );
+    } finally {
+      await Promise.all([admin.close(), db.close()]);
+    }
   });
 
   it('two loader processes drain a backlog of many segments: none left behind, no duplicate rows', async () => {
