@@ -57,17 +57,22 @@ function merge(a: unknown, b: unknown): unknown {
 export interface RunningGateway {
   readonly gateway: Gateway;
   readonly broker: TcpBroker;
+  /** Taken unless mode is 'bare'. */
   readonly permit: FixedEpochPermit;
   readonly prices: ReferencePriceBook;
   readonly logs: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
-/** An in-process Gateway with its own TcpBroker to the venue-sim, activated with a fresh fixed epoch. */
+/**
+ * An in-process Gateway with its own TcpBroker to the venue-sim. mode 'active': a fresh fixed epoch is
+ * taken (INCR) and the gateway activated; 'warm': epoch taken, not activated; 'bare': neither (the caller
+ * brings its own permit, e.g. several processes sharing one epoch).
+ */
 export async function startGateway(
   config: Readonly<Config>,
   extra: Partial<GatewayDeps> = {},
-  activate = true,
+  mode: 'active' | 'warm' | 'bare' = 'active',
 ): Promise<RunningGateway> {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
@@ -90,8 +95,11 @@ export async function startGateway(
     registry: createRegistry({ process_id: config.processId, component: 'gateway' }),
     ...extra,
   });
-  const permit = await FixedEpochPermit.acquire(gateway.redis, gateway.keys, logger);
-  if (activate) await gateway.activate(permit);
+  const permit =
+    mode === 'bare'
+      ? (undefined as unknown as FixedEpochPermit)
+      : await FixedEpochPermit.acquire(gateway.redis, gateway.keys, logger);
+  if (mode === 'active') await gateway.activate(permit);
   return {
     gateway,
     broker,

@@ -69,7 +69,7 @@ async function storedDecision(key: string) {
 
 describe('journal reconciliation', () => {
   it('re-dispatches an ADMITTED intent the venue never saw, with the same client order id, once', async () => {
-    const g = await startGateway(config, {}, false);
+    const g = await startGateway(config, {}, 'warm');
     cleanups.push(() => g.close());
     const envelope = IntentClient.envelope(newIntent(1, { ttl_ms: 60_000 }));
     await admitOnly(g, envelope, Date.now() + 60_000);
@@ -86,7 +86,7 @@ describe('journal reconciliation', () => {
   });
 
   it('expires an ADMITTED intent past its ttl: JOURNAL_EXPIRED stored, exposure released, nothing sent', async () => {
-    const g = await startGateway(config, {}, false);
+    const g = await startGateway(config, {}, 'warm');
     cleanups.push(() => g.close());
     const envelope = IntentClient.envelope(newIntent(1));
     await admitOnly(g, envelope, Date.now() - 1);
