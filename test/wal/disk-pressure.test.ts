@@ -110,7 +110,8 @@ function mountTmpfs(sizeBytes: number): string | null {
 
 const tmpfs = mountTmpfs(16 * MiB);
 afterAll(() => {
-  if (tmpfs) execFileSync('umount', [tmpfs], { stdio: 'ignore' });
+  // Lazy unmount: a failed test may still hold files open on it.
+  if (tmpfs) execFileSync('umount', ['-l', tmpfs], { stdio: 'ignore' });
 });
 
 describe.skipIf(tmpfs === null)('disk pressure on a 16 MiB tmpfs filled for real', () => {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
@@ -40,8 +40,15 @@ export interface SegmentOnDisk {
   readonly records: WalRecord[];
 }
 
-/** Every segment of a producer (sealed and open, not quarantined), decoded strictly. */
-export function readSegments(root: string, producerId: string): SegmentOnDisk[] {
+/**
+ * Every segment of a producer (sealed and open, not quarantined), decoded strictly. With `cache`, a sealed
+ * segment read before is decoded again only if its size changed (sealed segments are immutable).
+ */
+export function readSegments(
+  root: string,
+  producerId: string,
+  cache?: Map<string, SegmentOnDisk>,
+): SegmentOnDisk[] {
   const out: SegmentOnDisk[] = [];
   const producerDir = join(root, producerId);
   if (!existsSync(producerDir)) return out;
@@ -50,6 +57,11 @@ export function readSegments(root: string, producerId: string): SegmentOnDisk[] 
     if (topic.endsWith('.json')) continue;
     for (const name of readdirSync(dir).sort()) {
       if (!name.endsWith(SEALED_SUFFIX) && !name.endsWith(OPEN_SUFFIX)) continue;
+      const cached = cache?.get(join(dir, name));
+      if (cached && cached.manifest && statSync(cached.file).size === cached.manifest.bytes) {
+        out.push(cached);
+        continue;
+      }
       const buf = readFileSync(join(dir, name));
       const records: WalRecord[] = [];
       let offset = 0;

@@ -1,0 +1,49 @@
+/**
+ * Child process for test/wal/crash.test.ts: opens a WalWriter (which recovers whatever the previous,
+ * SIGKILLed child left), prints `ready <lastSeq>`, then records at full speed across topics and prints
+ * `ack <durableSeq>` whenever the durable sequence advances. It never exits on its own; the test kills it.
+ * Every payload carries the sequence the record is expected to get, so the test can check that each
+ * record sits under its own number.
+ */
+import { Registry } from 'prom-client';
+import { createLogger } from '../../src/log.js';
+import { isGatewayError } from '../../src/errors.js';
+import { walSection } from '../../src/wal/config.js';
+import { WAL_TOPICS } from '../../src/wal/recorder.js';
+import { WalWriter } from '../../src/wal/wal-writer.js';
+
+const [dir, fsync, producerId] = process.argv.slice(2) as [string, 'batch' | 'interval' | 'never', string];
+const config = walSection.parse({
+  dir,
+  fsync,
+  fsyncIntervalMs: 5,
+  segmentMaxBytes: 256 * 1024,
+  batchMaxRecords: 2_000,
+  disk: { enabled: false },
+});
+const writer = await WalWriter.open(config, {
+  producerId,
+  logger: createLogger({ level: 'warn', processId: producerId }),
+  registry: new Registry(),
+});
+process.stdout.write(`ready ${writer.lastSeq()}\n`);
+
+let acked = writer.durableSeq();
+let i = 0;
+for (;;) {
+  for (let n = 0; n < 500; n++, i++) {
+    const topic = WAL_TOPICS[(i * 7) % WAL_TOPICS.length] as (typeof WAL_TOPICS)[number];
+    try {
+      writer.record(topic, { s: writer.lastSeq() + 1, i, pad: 'x'.repeat(i % 64) });
+    } catch (err) {
+      if (!isGatewayError(err, 'GW_ERR_WAL_QUEUE_FULL')) throw err;
+      break;
+    }
+  }
+  await new Promise((r) => setImmediate(r));
+  const durable = writer.durableSeq();
+  if (durable > acked) {
+    acked = durable;
+    process.stdout.write(`ack ${acked}\n`);
+  }
+}
