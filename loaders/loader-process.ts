@@ -21,11 +21,17 @@ import { assertNoEviction } from './redis-policy.js';
 import { SegmentLoader } from './segment-loader.js';
 import { SegmentScheduler } from './segment-scheduler.js';
 import { SegmentStateStore } from './segment-state-store.js';
-import { ClickHouseEventSink } from './wal-events-sink.js';
+import { ClickHouseEventSink, type EventSink } from './wal-events-sink.js';
 
 /** The WAL roots a loader scans: `loader.walDirs`, or the `wal.dir` of the same config. */
 export function walDirsOf(config: Config): string[] {
   return config.loader.walDirs.length > 0 ? [...config.loader.walDirs] : [config.wal.dir];
+}
+
+export interface LoaderProcessOptions {
+  readonly clock?: Clock;
+  /** Wraps the ClickHouse sink (tests and benches: a slowed or instrumented ClickHouse). */
+  readonly wrapSink?: (sink: EventSink) => EventSink;
 }
 
 /**
@@ -49,7 +55,8 @@ export class LoaderProcess {
     },
   ) {}
 
-  static async start(config: Readonly<Config>, clock: Clock = systemClock): Promise<LoaderProcess> {
+  static async start(config: Readonly<Config>, options: LoaderProcessOptions = {}): Promise<LoaderProcess> {
+    const clock = options.clock ?? systemClock;
     const loaderId = config.processId;
     const logger = createLogger({ level: config.log.level, processId: loaderId, component: 'loader' });
     if (config.loader.faultHook)
@@ -101,7 +108,7 @@ export class LoaderProcess {
         loaderId,
         config: config.loader,
         store,
-        sink: new ClickHouseEventSink(clickhouse, features),
+        sink: (options.wrapSink ?? ((sink) => sink))(new ClickHouseEventSink(clickhouse, features)),
         clock,
         logger,
         metrics: createLoaderMetrics(registry),

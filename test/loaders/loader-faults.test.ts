@@ -2,6 +2,9 @@ import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LOAD_JOB_NAME, type LoadJobData } from '../../loaders/load-job.js';
+import { LoaderProcess } from '../../loaders/loader-process.js';
+import type { EventSink } from '../../loaders/wal-events-sink.js';
+import { loadConfig } from '../../src/config/load.js';
 import { Keyspace } from '../../src/keys.js';
 import { ClickHouseServer } from '../harness/clickhouse-server.js';
 import { spawnTs, tempDir, waitFor } from '../harness/process.js';
@@ -131,6 +134,43 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     expect(counts.final).toBe(3_000);
     expect(counts.distinct).toBe(3_000);
     expect(await scenario.keys()).toEqual(keysOf([segment]));
+  });
+
+  it('slow ClickHouse: bounded concurrent inserts, leases kept alive through inserts longer than the lease', async () => {
+    const segments = writeBacklog(scenario.walDir, { segments: 4, recordsPerSegment: 1_000 });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const insertMs = 2_000; // longer than the 1.5 s claim lease below
+    const slow = (sink: EventSink): EventSink => ({
+      landed: (manifest) => sink.landed(manifest),
+      insert: async (segmentId, batch, signal) => {
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, insertMs));
+          await sink.insert(segmentId, batch, signal);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+    });
+    const config = loadConfig({
+      overrides: {
+        ...scenario.config('slow-ch', { loader: { concurrency: 2, batchRows: 1_000, claimTtlMs: 1_500 } }),
+        log: { level: 'warn' },
+      },
+    });
+    const loader = await LoaderProcess.start(config, { wrapSink: slow });
+    try {
+      await scenario.waitFinished(segments.map((s) => s.manifest.segmentId));
+    } finally {
+      await loader.stop();
+    }
+    expect(maxInFlight).toBe(2);
+    const states = await Promise.all(segments.map((s) => scenario.store.describe(s.manifest.segmentId)));
+    expect(states.map((st) => st.claims)).toEqual(segments.map(() => '1')); // no lease ever lapsed
+    const counts = await scenario.counts();
+    expect(counts).toMatchObject({ final: 4_000, distinct: 4_000 });
   });
 
   it('refuses to start (GW_ERR_REDIS_EVICTION_POLICY) when Redis may evict keys', async () => {
