@@ -1,6 +1,13 @@
 import { PRICE_SCALE } from '../contracts/scaled.js';
 import type { RejectReason } from '../errors.js';
 import type { QuoteTopic } from './config.js';
+import {
+  type Converter,
+  FieldError,
+  FieldFailure,
+  type Normalizer,
+  compileNormalizer,
+} from './compile-normalizer.js';
 import { parseScaledDecimal } from './fast-decimal.js';
 import {
   BOOK_LEVELS,
@@ -42,12 +49,8 @@ const DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
 const CODE = /^[A-Za-z0-9_.-]{1,32}$/;
 const ENVELOPE = new Set<string>(ENVELOPE_FIELDS);
 
-type Value = number | boolean | string | number[];
-/** A field failed: the reason to reject with. Returned, not thrown, to keep the hot loop branch-only. */
-type FieldFailure = { readonly reason: QuoteRejectReason; readonly detail: string };
-
-const badType = (detail: string): FieldFailure => ({ reason: 'QUOTE_BAD_TYPE', detail });
-const badNumber = (detail: string): FieldFailure => ({ reason: 'QUOTE_BAD_NUMBER', detail });
+const badType = (detail: string) => new FieldFailure('QUOTE_BAD_TYPE', detail);
+const badNumber = (detail: string) => new FieldFailure('QUOTE_BAD_NUMBER', detail);
 
 function decimal(raw: unknown, signed: boolean): number | FieldFailure {
   if (typeof raw !== 'string') return badType('expected a decimal string');
@@ -71,11 +74,11 @@ function integer(
 
 function levels(raw: unknown, each: (v: unknown) => number | FieldFailure): number[] | FieldFailure {
   if (!Array.isArray(raw) || raw.length !== BOOK_LEVELS) return badType(`expected ${BOOK_LEVELS} levels`);
-  const out = new Array<number>(BOOK_LEVELS);
+  const out: number[] = [];
   for (let i = 0; i < BOOK_LEVELS; i++) {
     const v = each(raw[i]);
-    if (typeof v !== 'number') return { reason: v.reason, detail: `level ${i}: ${v.detail}` };
-    out[i] = v;
+    if (v instanceof FieldFailure) return new FieldFailure(v.reason, `level ${i}: ${v.detail}`);
+    out.push(v);
   }
   return out;
 }
@@ -84,38 +87,22 @@ const price = (v: unknown) => decimal(v, false);
 const volume = (v: unknown) => integer(v, false);
 const signedVolume = (v: unknown) => integer(v, true);
 
-function convert(type: FieldType, raw: unknown): Value | FieldFailure {
-  switch (type) {
-    case 'price':
-      return decimal(raw, false);
-    case 'signed_price':
-      return decimal(raw, true);
-    case 'volume':
-      return integer(raw, false);
-    case 'signed_volume':
-      return integer(raw, true);
-    case 'enum0_2':
-      return integer(raw, false, 0, 2);
-    case 'enum1_5':
-      return integer(raw, false, 1, 5);
-    case 'bool':
-      return typeof raw === 'boolean' ? raw : badType('expected a boolean');
-    case 'code':
-      return typeof raw === 'string' && CODE.test(raw) ? raw : badType('expected a symbol code');
-    case 'datetime':
-      return typeof raw === 'string' && DATETIME.test(raw)
-        ? raw
-        : badType('expected YYYY-MM-DDTHH:MM:SS[.ffffff]');
-    case 'price5':
-      return levels(raw, price);
-    case 'volume5':
-      return levels(raw, volume);
-    case 'signed_volume5':
-      return levels(raw, signedVolume);
-  }
-}
-
-const isFailure = (v: Value | FieldFailure): v is FieldFailure => typeof v === 'object' && !Array.isArray(v);
+/** One converter per v1 field type (see quote-schema-v1.ts). */
+const CONVERTERS: Readonly<Record<FieldType, Converter>> = Object.freeze({
+  price,
+  signed_price: (v: unknown) => decimal(v, true),
+  volume,
+  signed_volume: signedVolume,
+  enum0_2: (v: unknown) => integer(v, false, 0, 2),
+  enum1_5: (v: unknown) => integer(v, false, 1, 5),
+  bool: (v: unknown) => (typeof v === 'boolean' ? v : badType('expected a boolean')),
+  code: (v: unknown) => (typeof v === 'string' && CODE.test(v) ? v : badType('expected a symbol code')),
+  datetime: (v: unknown) =>
+    typeof v === 'string' && DATETIME.test(v) ? v : badType('expected YYYY-MM-DDTHH:MM:SS[.ffffff]'),
+  price5: (v: unknown) => levels(v, price),
+  volume5: (v: unknown) => levels(v, volume),
+  signed_volume5: (v: unknown) => levels(v, signedVolume),
+});
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -130,22 +117,27 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  */
 export class QuoteValidator {
   private readonly acceptVersions: ReadonlySet<string>;
-  private readonly specKeys: Readonly<Record<QuoteKind, readonly string[]>>;
+  private readonly normalizers: Readonly<Record<QuoteKind, Normalizer>>;
 
   constructor(private readonly options: ValidatorOptions) {
     this.acceptVersions = new Set(options.acceptVersions);
-    this.specKeys = {
-      stock_tick: Object.keys(KIND_SPECS.stock_tick),
-      stock_bidask: Object.keys(KIND_SPECS.stock_bidask),
-      fop_tick: Object.keys(KIND_SPECS.fop_tick),
+    this.normalizers = {
+      stock_tick: compileNormalizer(KIND_SPECS.stock_tick, CONVERTERS),
+      stock_bidask: compileNormalizer(KIND_SPECS.stock_bidask, CONVERTERS),
+      fop_tick: compileNormalizer(KIND_SPECS.fop_tick, CONVERTERS),
     };
   }
 
   validate(raw: string | Buffer, topic: QuoteTopic, recvTsNs: string, ingressSeq: number): QuoteVerdict {
     const max = this.options.maxPayloadBytes;
-    // UTF-8 never takes fewer bytes than UTF-16 code units, so `length` is a lower bound for strings.
+    // A UTF-16 code unit takes 1–3 UTF-8 bytes (a surrogate pair 4 for 2), so for a string `length` is a
+    // lower bound and `3 × length` an upper one: count bytes only when the bounds straddle the limit.
     const bytes =
-      typeof raw === 'string' ? (raw.length > max ? raw.length : Buffer.byteLength(raw)) : raw.length;
+      typeof raw !== 'string'
+        ? raw.length
+        : raw.length > max || raw.length * 3 <= max
+          ? raw.length
+          : Buffer.byteLength(raw);
     if (bytes > max) return reject('QUOTE_OVERSIZE', '', `${bytes} bytes above ${max}`);
     let envelope: unknown;
     try {
@@ -188,14 +180,9 @@ export class QuoteValidator {
         return reject('QUOTE_UNKNOWN_FIELD', key, 'not a v1 field', kind);
       override ??= 'unknown_field';
     }
-    const fields: Record<string, Value> = {};
-    for (const key of this.specKeys[quoteKind]) {
-      const value = payload[key];
-      if (value === undefined) return reject('QUOTE_MISSING_FIELD', key, 'missing', kind);
-      const converted = convert(spec[key] as FieldType, value);
-      if (isFailure(converted)) return reject(converted.reason, key, converted.detail, kind);
-      fields[key] = converted;
-    }
+    const fields = this.normalizers[quoteKind](payload);
+    if (fields instanceof FieldError)
+      return reject(fields.failure.reason, fields.field, fields.failure.detail, kind);
     return {
       ok: true,
       override,
