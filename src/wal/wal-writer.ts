@@ -7,6 +7,7 @@ import type { TopicPolicy, WalConfig } from './config.js';
 import { DISK_LEVELS, type DiskLevel, DiskPressureMonitor } from './disk-pressure-monitor.js';
 import { writeHighWater } from './high-water.js';
 import { LineEncoder } from './line-encoder.js';
+import { assertProducerId } from './producer-id.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
 import { recoverProducer } from './recovery.js';
 import { SegmentFile } from './segment-file.js';
@@ -114,6 +115,7 @@ export class WalWriter implements EventRecorder {
 
   /** Recovers the producer's directory (torn tails, interrupted seals, high-water mark), then opens. */
   static async open(config: WalConfig, deps: WalWriterDeps): Promise<WalWriter> {
+    assertProducerId(deps.producerId);
     const clock = deps.clock ?? systemClock;
     const logger = deps.logger.child({ component: 'wal', producer_id: deps.producerId });
     const report = await recoverProducer(config.dir, deps.producerId, WAL_TOPICS, logger, () =>

@@ -58,7 +58,7 @@ export function readSegments(
     for (const name of readdirSync(dir).sort()) {
       if (!name.endsWith(SEALED_SUFFIX) && !name.endsWith(OPEN_SUFFIX)) continue;
       const cached = cache?.get(join(dir, name));
-      if (cached && cached.manifest && statSync(cached.file).size === cached.manifest.bytes) {
+      if (cached?.manifest && statSync(cached.file).size === cached.manifest.bytes) {
         out.push(cached);
         continue;
       }

@@ -1,0 +1,277 @@
+import { Readable } from 'node:stream';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { type Clock, systemClock } from '../clock.js';
+import type { clickhouseSection } from '../config/sections.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { WalDirectConfig } from './config.js';
+import { LineEncoder } from './line-encoder.js';
+import { assertProducerId } from './producer-id.js';
+import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
+import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
+
+type ClickHouseConfig = ReturnType<typeof clickhouseSection.parse>;
+
+/** The one thing the direct recorder needs from ClickHouse; tests may swap it, production uses the client. */
+export interface WalRowSink {
+  /** Highest `seq` stored for the producer (0 if none). */
+  maxSeq(producerId: string): Promise<number>;
+  /** INSERTs WAL lines (JSONEachRow bytes, exactly as in a segment). */
+  insertLines(lines: Buffer[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class ClickHouseRowSink implements WalRowSink {
+  private readonly client: ClickHouseClient;
+
+  constructor(
+    config: ClickHouseConfig,
+    private readonly table: string,
+  ) {
+    this.client = createClient({
+      url: config.url,
+      database: config.database,
+      username: config.username,
+      password: config.password,
+      request_timeout: config.requestTimeoutMs,
+    });
+  }
+
+  async maxSeq(producerId: string): Promise<number> {
+    const result = await this.client.query({
+      // ClickHouse 18.16 has no query parameters; the id is checked against PRODUCER_ID_PATTERN.
+      query: `SELECT max(seq) AS seq FROM ${this.table} WHERE producer_id = '${assertProducerId(producerId)}'`,
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ seq: string | number }>();
+    return Number(row?.seq ?? 0);
+  }
+
+  async insertLines(lines: Buffer[]): Promise<void> {
+    const result = await this.client.exec({
+      query: `INSERT INTO ${this.table} FORMAT JSONEachRow`,
+      values: Readable.from(lines),
+    });
+    result.stream.resume();
+    await new Promise<void>((resolve, reject) => {
+      result.stream.once('end', resolve);
+      result.stream.once('error', reject);
+    });
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+}
+
+export interface DirectRecorderDeps {
+  readonly producerId: string;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly clock?: Clock;
+}
+
+/**
+ * Compatibility mode (`wal.mode: direct`): rows go straight to ClickHouse, in the WAL line format (same
+ * table as the loaders fill). Bounded: at most maxBufferedRecords rows wait for an INSERT; beyond that
+ * record() throws GW_ERR_WAL_QUEUE_FULL. A failed INSERT is retried with backoff and its rows stay
+ * buffered. What is buffered is lost if the process dies — the reason `wal_first` is the default.
+ */
+export class DirectRecorder implements EventRecorder {
+  private readonly clock: Clock;
+  private readonly encoder: LineEncoder;
+  private readonly buffer = new TopicBuffer(new BoundedChunkPool(256 * 1024, 8));
+  private readonly topicSet = new Set<string>(WAL_TOPICS);
+  private inFlight: PendingBatch | null = null;
+  private bufferedRecords = 0;
+  private nextSeq: number;
+  private durable: number;
+  private closed = false;
+  private loop: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private waiters: { target: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private readonly inserted: Counter;
+  private readonly failures: Counter;
+  private readonly refused: Counter<'reason'>;
+  private readonly bufferedGauge: Gauge;
+
+  private constructor(
+    private readonly config: WalDirectConfig,
+    private readonly sink: WalRowSink,
+    private readonly logger: Logger,
+    registry: Registry,
+    producerId: string,
+    clock: Clock,
+    lastSeq: number,
+  ) {
+    this.clock = clock;
+    this.encoder = new LineEncoder(producerId);
+    this.nextSeq = lastSeq + 1;
+    this.durable = lastSeq;
+    const registers = [registry];
+    this.inserted = new Counter({
+      name: 'hft_recorder_direct_rows_total',
+      help: 'Rows inserted by the direct recorder',
+      registers,
+    });
+    this.failures = new Counter({
+      name: 'hft_recorder_direct_insert_failures_total',
+      help: 'Failed INSERTs of the direct recorder (rows kept, retried)',
+      registers,
+    });
+    this.refused = new Counter({
+      name: 'hft_recorder_direct_refused_total',
+      help: 'record() calls refused by the direct recorder',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.bufferedGauge = new Gauge({
+      name: 'hft_recorder_direct_buffered_records',
+      help: 'Rows waiting for an INSERT',
+      registers,
+      collect: () => this.bufferedGauge.set(this.bufferedRecords),
+    });
+  }
+
+  /** Resumes the producer's sequence from ClickHouse, so it needs ClickHouse at start-up. */
+  static async open(
+    config: WalDirectConfig,
+    clickhouse: ClickHouseConfig,
+    deps: DirectRecorderDeps,
+    sink: WalRowSink = new ClickHouseRowSink(clickhouse, config.table),
+  ): Promise<DirectRecorder> {
+    assertProducerId(deps.producerId);
+    const logger = deps.logger.child({ component: 'recorder-direct', producer_id: deps.producerId });
+    let lastSeq: number;
+    try {
+      lastSeq = await sink.maxSeq(deps.producerId);
+    } catch (err) {
+      await sink.close().catch(() => undefined);
+      throw new GatewayError(
+        'GW_ERR_CLICKHOUSE_UNAVAILABLE',
+        'direct recorder cannot read its last sequence',
+        {},
+        { cause: err },
+      );
+    }
+    return new DirectRecorder(
+      config,
+      sink,
+      logger,
+      deps.registry,
+      deps.producerId,
+      deps.clock ?? systemClock,
+      lastSeq,
+    );
+  }
+
+  record(topic: WalTopic, payload: unknown): number {
+    if (this.closed) throw this.refuse('closed', 'GW_ERR_WAL_CLOSED');
+    if (!this.topicSet.has(topic))
+      throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', `unknown topic ${String(topic)}`);
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(payload);
+    } catch (err) {
+      throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', `payload does not serialize: ${String(err)}`);
+    }
+    if (typeof json !== 'string')
+      throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
+    if (this.bufferedRecords >= this.config.maxBufferedRecords) {
+      throw this.refuse(
+        'queue_full',
+        'GW_ERR_WAL_QUEUE_FULL',
+        `${this.bufferedRecords} rows await ClickHouse`,
+      );
+    }
+    const seq = this.nextSeq;
+    const tsNs = this.clock.wallNs().toString();
+    const body = this.encoder.body(seq, tsNs, topic, json);
+    const buf = this.buffer.reserve(LineEncoder.maxBytes(body.length));
+    this.buffer.commit(LineEncoder.writeLine(buf, this.buffer.offset, body), seq, tsNs);
+    this.nextSeq = seq + 1;
+    this.bufferedRecords++;
+    if (this.buffer.count >= this.config.batchMaxRecords) this.kick();
+    else this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
+    return seq;
+  }
+
+  /** Highest sequence ClickHouse has acknowledged. */
+  durableSeq(): number {
+    return this.durable;
+  }
+
+  lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  /** Resolves when every row recorded so far is inserted (waits through ClickHouse outages). */
+  flush(): Promise<void> {
+    const target = this.nextSeq - 1;
+    if (this.durable >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ target, resolve, reject });
+      this.kick();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.flush();
+    } finally {
+      clearTimeout(this.timer);
+      await this.sink.close();
+    }
+  }
+
+  private refuse(
+    reason: string,
+    code: 'GW_ERR_WAL_CLOSED' | 'GW_ERR_WAL_QUEUE_FULL' | 'GW_ERR_WAL_RECORD_INVALID',
+    detail?: string,
+  ) {
+    this.refused.inc({ reason });
+    return new GatewayError(code, detail);
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.loop ??= this.drain().finally(() => {
+      this.loop = null;
+      if (this.buffer.count > 0 || this.inFlight)
+        this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
+    });
+  }
+
+  private async drain(): Promise<void> {
+    let failures = 0;
+    for (;;) {
+      this.inFlight ??= this.buffer.take();
+      const batch = this.inFlight;
+      if (batch === null) return;
+      try {
+        await this.sink.insertLines(batch.views);
+      } catch (err) {
+        failures++;
+        this.failures.inc();
+        this.logger.warn(
+          { err, rows: batch.count, failures },
+          'direct recorder INSERT failed; rows kept, retrying',
+        );
+        await new Promise((r) => setTimeout(r, this.config.retryBackoffMs));
+        continue;
+      }
+      failures = 0;
+      this.inFlight = null;
+      this.bufferedRecords -= batch.count;
+      this.inserted.inc(batch.count);
+      this.durable = Math.max(this.durable, batch.lastSeq);
+      const ready = this.waiters.filter((w) => w.target <= this.durable);
+      this.waiters = this.waiters.filter((w) => w.target > this.durable);
+      for (const w of ready) w.resolve();
+    }
+  }
+}
