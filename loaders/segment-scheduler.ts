@@ -22,8 +22,9 @@ const RESCUES_PER_SCAN = 100;
 interface Seen {
   readonly segmentId: string;
   readonly manifestPath: string;
-  /** Null when the manifest did not parse: the job still runs, and the loader quarantines it. */
-  readonly manifest: SegmentManifest | null;
+  /** Null while the manifest does not parse (re-read every scan): the job still runs, and the loader
+   *  quarantines it if it stays unreadable. */
+  manifest: SegmentManifest | null;
   readonly firstSeenMono: number;
   enqueued: boolean;
 }
@@ -197,17 +198,22 @@ export class SegmentScheduler {
             if (!name.endsWith(MANIFEST_SUFFIX)) continue;
             const segmentId = name.slice(0, -MANIFEST_SUFFIX.length);
             present.add(segmentId);
-            if (this.seen.has(segmentId)) continue;
+            const known = this.seen.get(segmentId);
+            if (known?.manifest) continue;
             const manifestPath = join(dir, name);
-            this.seen.set(segmentId, {
-              segmentId,
-              manifestPath,
-              manifest: await readFile(manifestPath, 'utf8')
-                .then((text) => JSON.parse(text) as SegmentManifest)
-                .catch(() => null),
-              firstSeenMono: this.opts.clock.monoMs(),
-              enqueued: false,
-            });
+            const manifest = await readFile(manifestPath, 'utf8')
+              .then((text) => JSON.parse(text) as SegmentManifest)
+              .catch(() => null);
+            if (known) known.manifest = manifest;
+            else {
+              this.seen.set(segmentId, {
+                segmentId,
+                manifestPath,
+                manifest,
+                firstSeenMono: this.opts.clock.monoMs(),
+                enqueued: false,
+              });
+            }
           }
         }
       }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeRecord } from '../../src/wal/record.js';
 import {
@@ -68,7 +68,9 @@ export function writeSegment(root: string, opts: FixtureOptions): FixtureSegment
   const segmentPath = join(dir, `${id}${SEALED_SUFFIX}`);
   const manifestPath = join(dir, `${id}${MANIFEST_SUFFIX}`);
   writeFileSync(segmentPath, body);
-  writeFileSync(manifestPath, JSON.stringify(manifest));
+  // Like the WAL writer: the manifest appears atomically (temp file + rename), after the segment.
+  writeFileSync(`${manifestPath}.tmp`, JSON.stringify(manifest));
+  renameSync(`${manifestPath}.tmp`, manifestPath);
   return { manifest, manifestPath, segmentPath, seqs };
 }
 

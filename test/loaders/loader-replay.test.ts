@@ -85,9 +85,10 @@ describe('loaders: replay safety and scale-out', () => {
   });
 
   it('two loader processes drain a backlog of many segments: none left behind, no duplicate rows', async () => {
+    // Both loaders up before the backlog appears, so both are waiting for jobs when it does.
+    await Promise.all([scenario.spawnLoader('loader-a'), scenario.spawnLoader('loader-b')]);
     const segments = writeBacklog(scenario.walDir, { segments: 40, recordsPerSegment: 700 });
     const ids = segments.map((s) => s.manifest.segmentId);
-    await Promise.all([scenario.spawnLoader('loader-a'), scenario.spawnLoader('loader-b')]);
     await scenario.waitFinished(ids);
 
     const counts = await scenario.counts();
