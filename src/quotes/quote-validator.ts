@@ -109,9 +109,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Quote schema v1 validation and normalization, run by the quote workers (never on the callback). A
- * hand-written table walk rather than a zod schema: it runs per quote at hundreds of thousands a second,
- * and it must name the first offending field with a stable reason code. Checks, in order: size (before
+ * Quote schema v1 validation and normalization, run by the quote workers (never on the callback). The
+ * schema tables compiled into straight-line normalizers (compile-normalizer.ts) rather than a zod schema:
+ * it runs per quote at hundreds of thousands a second, and it must name the first offending field with a
+ * stable reason code. Checks, in order: size (before
  * parsing anything), JSON object, version, kind (and that it matches the callback it came on), envelope
  * fields, unknown payload fields, then each v1 field in schema order (missing, type, number).
  */
