@@ -5,7 +5,8 @@ import type { QuoteTopic } from './config.js';
  * is the raw envelope exactly as delivered (JSON text or its bytes). `symbolId` is the index of the
  * quote's symbol in the list passed to `subscribe`, when the adapter knows it without parsing (a
  * per-subscription callback or topic handle); -1 otherwise. The callback never throws and returns at
- * once.
+ * once. The ring keeps a reference to `payload`, so a Buffer must not be mutated after the call (an
+ * adapter over an SDK that reuses its receive buffer copies it first).
  */
 export type QuoteCallback = (payload: string | Buffer, symbolId: number) => void;
 
