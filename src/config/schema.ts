@@ -4,6 +4,7 @@ import { walSection } from '../wal/config.js';
 import { loaderSection } from '../../loaders/config.js';
 import { riskSection } from '../risk/config.js';
 import { brokerSection } from '../broker/config.js';
+import { haSection } from '../../ha/config.js';
 import { quotesSection } from '../quotes/config.js';
 import { policySection } from '../policy/config.js';
 import { gatewaySection } from '../gateway/config.js';
@@ -26,6 +27,7 @@ export const configSchema = z
     loader: loaderSection.default({}),
     risk: riskSection.default({}),
     broker: brokerSection.default({}),
+    ha: haSection.default({}),
     quotes: quotesSection.default({}),
     policy: policySection.default({}),
     gateway: gatewaySection.default({}),

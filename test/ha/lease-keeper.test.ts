@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedlockLeaseKeeper } from '../../ha/redlock-lease-keeper.js';
+import type { RedisServer } from '../harness/redis-server.js';
+import { waitFor } from '../harness/process.js';
+import { haConfig, keeperFor, keys, startLeaseNodes } from './ha-fixtures.js';
+import { Redis } from 'ioredis';
+
+async function holderOn(node: RedisServer, leaseName: string): Promise<string | null> {
+  const redis = new Redis(node.url, { maxRetriesPerRequest: 0 });
+  try {
+    return await redis.get(keys.leaderLease(leaseName));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function run(topology: string, nodeCount: number) {
+  describe(`redlock lease keeper over ${topology}`, () => {
+    let nodes: RedisServer[];
+    let a: RedlockLeaseKeeper;
+    let b: RedlockLeaseKeeper;
+    let leaseName = 'lk';
+    let seq = 0;
+
+    beforeAll(async () => {
+      nodes = await startLeaseNodes(nodeCount);
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await Promise.all(nodes.map((n) => n.stop()));
+    });
+
+    async function fresh() {
+      await a?.close();
+      await b?.close();
+      leaseName = `lk-${++seq}`;
+      const cfg = haConfig(nodes, { leaseName });
+      a = await keeperFor(cfg, 'a');
+      b = await keeperFor(cfg, 'b');
+      return cfg;
+    }
+
+    it('grants the lease to one holder at a time and to the next after release', async () => {
+      await fresh();
+      const first = await a.tryAcquire();
+      expect(first).not.toBeNull();
+      expect(await b.tryAcquire()).toBeNull();
+      await a.release(first!);
+      const second = await b.tryAcquire();
+      expect(second).not.toBeNull();
+      expect(second!.token).not.toBe(first!.token);
+    });
+
+    it('renewal moves validity forward on the monotonic clock', async () => {
+      await fresh();
+      const lease = (await a.tryAcquire())!;
+      await new Promise((r) => setTimeout(r, 20));
+      const renewed = await a.renew(lease);
+      expect(renewed.ok).toBe(true);
+      if (renewed.ok) expect(renewed.lease.validUntilMs).toBeGreaterThan(lease.validUntilMs);
+    });
+
+    it('reports the lease lost, not merely unanswered, once another holder has it', async () => {
+      const cfg = await fresh();
+      const lease = (await a.tryAcquire())!;
+      // Let it expire on the nodes without renewing (a paused holder), then let b take it.
+      const taken = await waitFor('b to acquire after expiry', () => b.tryAcquire(), {
+        timeoutMs: cfg.ttlMs * 5,
+        intervalMs: 20,
+      });
+      expect(taken).not.toBeNull();
+      const outcome = await a.renew({ ...lease, validUntilMs: Number.MAX_SAFE_INTEGER });
+      expect(outcome).toMatchObject({ ok: false, lost: true });
+    });
+
+    if (nodeCount >= 3) {
+      it('keeps renewing with a minority of nodes down, and heals a node that restarted empty', async () => {
+        await fresh();
+        let lease = (await a.tryAcquire())!;
+        await nodes[0]!.kill();
+        for (let i = 0; i < 5; i += 1) {
+          const outcome = await a.renew(lease);
+          expect(outcome.ok).toBe(true);
+          if (outcome.ok) lease = outcome.lease;
+          expect(await b.tryAcquire()).toBeNull();
+        }
+        await nodes[0]!.restart();
+        // The restarted node lost the key; a renewal puts it back (SET NX) so the majority margin returns.
+        await waitFor('restarted node to hold the lease again', async () => {
+          const outcome = await a.renew(lease);
+          if (outcome.ok) lease = outcome.lease;
+          return (await holderOn(nodes[0]!, leaseName)) === lease.token;
+        });
+      });
+
+      it('cannot renew or acquire without a majority, and says the lease is not positively lost', async () => {
+        await fresh();
+        const lease = (await a.tryAcquire())!;
+        await nodes[0]!.kill();
+        await nodes[1]!.kill();
+        const outcome = await a.renew(lease);
+        expect(outcome).toMatchObject({ ok: false, lost: false });
+        expect(await b.tryAcquire()).toBeNull();
+        await nodes[0]!.restart();
+        await nodes[1]!.restart();
+      });
+    }
+  });
+}
+
+run('one node', 1);
+run('three nodes', 3);
