@@ -125,7 +125,8 @@ end
 if mode == "HALT" then
   return {-5, mode}
 end
-local symbolLevel = exposureRead(KEYS[6], "S|" .. symbol)
+local exposure = exposureLoad(KEYS[6], strategy, symbol)
+local symbolLevel = exposure.levels[2]
 if mode == "DEGRADED" then
   -- Reducing: the order, with every reservation on its side, cannot take the net position past zero.
   local reducing
@@ -147,8 +148,8 @@ local function over(v, limit)
 end
 local checks = {
   {symbolLevel, tonumber(ARGV[15]), -7, "symbol " .. symbol},
-  {exposureRead(KEYS[6], "T|" .. strategy), tonumber(ARGV[16]), -8, "strategy " .. strategy},
-  {exposureRead(KEYS[6], "A"), tonumber(ARGV[17]), -9, "account " .. account},
+  {exposure.levels[3], tonumber(ARGV[16]), -8, "strategy " .. strategy},
+  {exposure.levels[4], tonumber(ARGV[17]), -9, "account " .. account},
 }
 for _, c in ipairs(checks) do
   local exceeded, current = over(c[1], c[2])
@@ -175,9 +176,9 @@ if rcall("SISMEMBER", KEYS[7], symbol) == 0 then
 end
 
 if side == "BUY" then
-  exposureApply(KEYS[6], KEYS[8], strategy, symbol, {rbq = qty, rb = notional})
+  exposureCommit(KEYS[6], KEYS[8], symbol, exposure, {rbq = qty, rb = notional})
 else
-  exposureApply(KEYS[6], KEYS[8], strategy, symbol, {rsq = qty, rs = notional})
+  exposureCommit(KEYS[6], KEYS[8], symbol, exposure, {rsq = qty, rs = notional})
 end
 journal(notional, qty)
 return {1, notional}

@@ -48,7 +48,7 @@ describe('V-GW-EXPOSURE-LIMIT under concurrency', () => {
         symbols: { HOT: LIMITS.HOT, WARM: LIMITS.WARM },
         defaults: { strategyNotional: LIMITS.strategy, accountNotional: LIMITS.account },
       },
-      log: { level: process.env.HFT_TEST_LOG ?? 'warn' },
+      log: { level: 'warn' },
     };
     const children = Array.from({ length: PROCESSES }, (_, i) =>
       spawnTs(CHILD, [JSON.stringify(config), String(i), String(PER_PROCESS)]),

@@ -4,7 +4,8 @@
     rbq reserved BUY lots                            rb  reserved BUY notional
     rsq reserved SELL lots                           rs  reserved SELL notional
   Levels: "P|<strategy>|<symbol>" (the pair), "S|<symbol>", "T|<strategy>", "A" (the account).
-  All values are scaled integers ≤ 2^53-1, exact in Lua doubles; writes go through HINCRBY (int64).
+  All values are scaled integers ≤ 2^53-1, exact in Lua doubles. A script reads the four levels of
+  (strategy, symbol) with one HMGET and writes them back with one HSET.
 
   Worst-case exposure of a level: BUY side fn + rb, SELL side rs - fn. A new BUY of notional n is allowed
   when fn + rb + n ≤ limit (a SELL: rs - fn + n ≤ limit), so an intent that only reduces never trips a
@@ -20,61 +21,85 @@ local function exposureLevels(strategy, symbol)
   return {"P|" .. strategy .. "|" .. symbol, "S|" .. symbol, "T|" .. strategy, "A"}
 end
 
-local function exposureRead(hash, level)
-  local fields = {}
-  for i, m in ipairs(EXPOSURE_METRICS) do
-    fields[i] = level .. "|" .. m
-  end
-  local raw = rcall("HMGET", hash, unpack(fields))
-  local out = {}
-  for i, m in ipairs(EXPOSURE_METRICS) do
-    out[m] = tonumber(raw[i] or "0")
-  end
-  return out
-end
-
 local function exposureIsZero(v)
   return v.q == 0 and v.fn == 0 and v.rbq == 0 and v.rb == 0 and v.rsq == 0 and v.rs == 0
 end
 
--- Applies `deltas` (metric -> signed integer) to every level of (strategy, symbol), then keeps the
--- zero-balance bookkeeping: empty pair/strategy levels are deleted; "S|<symbol>|pn" counts the symbol's
--- non-empty pairs, and the symbol is idle (evictable) only when its level and all its pairs are empty —
--- two strategies netting to zero do not make a symbol idle.
-local function exposureApply(hash, idleKey, strategy, symbol, deltas)
-  local levels = exposureLevels(strategy, symbol)
-  local pairWasZero = exposureIsZero(exposureRead(hash, levels[1]))
-  for _, level in ipairs(levels) do
+-- Reads the four levels of (strategy, symbol) and the symbol's pair count in ONE HMGET. Returns
+-- {names = {P, S, T, A}, levels = {values per level}, pn = number}.
+local function exposureLoad(hash, strategy, symbol)
+  local names = exposureLevels(strategy, symbol)
+  local fields = {}
+  for _, level in ipairs(names) do
+    for _, m in ipairs(EXPOSURE_METRICS) do
+      fields[#fields + 1] = level .. "|" .. m
+    end
+  end
+  fields[#fields + 1] = names[2] .. "|pn"
+  local raw = rcall("HMGET", hash, unpack(fields))
+  local levels = {}
+  local i = 0
+  for li = 1, 4 do
+    local v = {}
+    for _, m in ipairs(EXPOSURE_METRICS) do
+      i = i + 1
+      v[m] = tonumber(raw[i] or "0")
+    end
+    levels[li] = v
+  end
+  return {names = names, levels = levels, pn = tonumber(raw[25] or "0")}
+end
+
+-- Applies `deltas` (metric -> signed integer) to every loaded level and writes the result in one HSET,
+-- then keeps the zero-balance bookkeeping: empty pair/strategy levels are deleted; "S|<symbol>|pn" counts
+-- the symbol's non-empty pairs, and the symbol is idle (evictable) only when its level and all its pairs
+-- are empty — two strategies netting to zero do not make a symbol idle. Values are written as "%d" of
+-- doubles: exact, since every level stays within its limit ≤ 2^53-1.
+local function exposureCommit(hash, idleKey, symbol, state, deltas)
+  local pairWasZero = exposureIsZero(state.levels[1])
+  local set = {}
+  local del = {}
+  for li = 1, 4 do
+    local v = state.levels[li]
     for _, m in ipairs(EXPOSURE_METRICS) do
       local d = deltas[m]
       if d and d ~= 0 then
-        rcall("HINCRBY", hash, level .. "|" .. m, string.format("%d", d))
+        v[m] = v[m] + d
+      end
+    end
+    local name = state.names[li]
+    local drop = (li == 1 or li == 3) and exposureIsZero(v)
+    for _, m in ipairs(EXPOSURE_METRICS) do
+      if drop then
+        del[#del + 1] = name .. "|" .. m
+      elseif deltas[m] and deltas[m] ~= 0 or li == 2 then
+        set[#set + 1] = name .. "|" .. m
+        set[#set + 1] = string.format("%d", v[m])
       end
     end
   end
-  local pairIsZero = exposureIsZero(exposureRead(hash, levels[1]))
-  local pairCount = 0
+  local pairIsZero = exposureIsZero(state.levels[1])
   if pairWasZero and not pairIsZero then
-    pairCount = rcall("HINCRBY", hash, levels[2] .. "|pn", 1)
+    state.pn = state.pn + 1
   elseif pairIsZero and not pairWasZero then
-    pairCount = rcall("HINCRBY", hash, levels[2] .. "|pn", -1)
-  else
-    pairCount = tonumber(rcall("HGET", hash, levels[2] .. "|pn") or "0")
+    state.pn = state.pn - 1
   end
-  for _, idx in ipairs({1, 3}) do
-    if exposureIsZero(exposureRead(hash, levels[idx])) then
-      local fields = {}
-      for i, m in ipairs(EXPOSURE_METRICS) do
-        fields[i] = levels[idx] .. "|" .. m
-      end
-      rcall("HDEL", hash, unpack(fields))
-    end
+  set[#set + 1] = state.names[2] .. "|pn"
+  set[#set + 1] = state.pn
+  rcall("HSET", hash, unpack(set))
+  if #del > 0 then
+    rcall("HDEL", hash, unpack(del))
   end
-  if pairCount == 0 and exposureIsZero(exposureRead(hash, levels[2])) then
+  if state.pn == 0 and exposureIsZero(state.levels[2]) then
     rcall("SADD", idleKey, symbol)
   else
     rcall("SREM", idleKey, symbol)
   end
+end
+
+-- Loads and applies in one go (release, fill paths).
+local function exposureApply(hash, idleKey, strategy, symbol, deltas)
+  exposureCommit(hash, idleKey, symbol, exposureLoad(hash, strategy, symbol), deltas)
 end
 
 -- Deltas that release `lots` reserved lots of an order at `price` on `side`.
