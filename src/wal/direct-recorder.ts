@@ -88,7 +88,7 @@ export class DirectRecorder implements EventRecorder {
   private nextSeq: number;
   private durable: number;
   private closed = false;
-  private loop: Promise<void> | null = null;
+  private draining = false;
   private timer: NodeJS.Timeout | undefined;
   private waiters: { target: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
   private readonly inserted: Counter;
@@ -239,8 +239,10 @@ export class DirectRecorder implements EventRecorder {
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.loop ??= this.drain().finally(() => {
-      this.loop = null;
+    if (this.draining) return;
+    this.draining = true;
+    void this.drain().finally(() => {
+      this.draining = false;
       if (this.buffer.count > 0 || this.inFlight)
         this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
     });
