@@ -10,6 +10,7 @@ import { PolicyStore } from '../policy/policy-store.js';
 import { StormGuard } from '../policy/storm-guard.js';
 import { ReferencePriceBook } from '../quotes/reference-price-book.js';
 import { Scripts } from '../redis/scripts.js';
+import { GatewayHa } from '../../ha/gateway-ha.js';
 import { FixedEpochPermit } from './fixed-epoch-permit.js';
 import { Gateway } from './gateway.js';
 
@@ -43,6 +44,8 @@ export async function createGatewayProcess(
   const prices = new ReferencePriceBook();
   const policyMetrics = new PolicyMetrics(registry);
   let permit: FixedEpochPermit | undefined;
+  // HA mode (config.ha.enabled): a lease-backed permit per leadership term instead of the fixed one.
+  let ha: GatewayHa | undefined;
   let policyStore: PolicyStore | undefined;
   let guard: StormGuard | undefined;
   let gateway: Gateway;
@@ -73,7 +76,7 @@ export async function createGatewayProcess(
     logger,
     metrics: policyMetrics,
     clock: systemClock,
-    fencingEpoch: () => permit?.epoch ?? null,
+    fencingEpoch: () => (ha ? ha.epoch() : (permit?.epoch ?? null)),
   });
   guard = new StormGuard({
     store: policyStore,
@@ -90,6 +93,17 @@ export async function createGatewayProcess(
     readiness: () => gateway.readiness(),
     adminToken: config.ops.adminToken,
   });
+  if (config.ha.enabled) {
+    ha = await GatewayHa.create({
+      config,
+      target: gateway,
+      stateRedis: gateway.redis,
+      keys: gateway.keys,
+      registry,
+      logger,
+      ops,
+    });
+  }
 
   return {
     gateway,
@@ -98,12 +112,19 @@ export async function createGatewayProcess(
       const address = await ops.listen(config.ops.host, config.ops.port);
       await policyStore?.start();
       guard?.start();
+      if (ha) {
+        // Warm STANDBY; the role machine activates the gateway whenever this process wins the lease.
+        ha.start(address);
+        logger.info({ event: 'gateway.ready', ops: address, mode: 'ha' }, 'gateway process ready (HA)');
+        return address;
+      }
       permit = await FixedEpochPermit.acquire(gateway.redis, gateway.keys, logger);
       await gateway.activate(permit);
       logger.info({ event: 'gateway.ready', ops: address, epoch: permit.epoch }, 'gateway process ready');
       return address;
     },
     async stop() {
+      await ha?.stop();
       await gateway.close();
       unwatchBroker();
       guard?.stop();

@@ -56,6 +56,7 @@ export class Gateway {
   private permit: DispatchPermit | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<unknown> | undefined;
+  private lastReconcileResult: ReconcileResult | undefined;
   private readonly unsubscribeReports: () => void;
 
   private constructor(
@@ -176,15 +177,31 @@ export class Gateway {
     return this.stateValue;
   }
 
-  /** Reconciles the journal, then starts consuming. FENCED during reconciliation rejects (stay STANDBY). */
-  async activate(permit: DispatchPermit): Promise<ReconcileResult> {
-    if (this.stateValue !== 'STANDBY') throw new Error(`activate() in state ${this.stateValue}`);
+  /** What the reconciliation of the last activate() found. */
+  get lastReconcile(): ReconcileResult | undefined {
+    return this.lastReconcileResult;
+  }
+
+  /** Intents inside the pipeline right now (read, not yet answered). */
+  inFlight(): number {
+    return this.pipeline.inFlight;
+  }
+
+  /**
+   * Reconciles the journal (result in {@link lastReconcile}), then starts consuming, which claims what dead
+   * consumers left pending. FENCED during reconciliation rejects and the gateway stays STANDBY.
+   */
+  async activate(permit: DispatchPermit): Promise<void> {
+    if (this.stateValue !== 'STANDBY') {
+      throw new GatewayError('GW_ERR_INTERNAL', `activate() in state ${this.stateValue}`);
+    }
     this.stateValue = 'ACTIVATING';
     const guarded = this.guard(permit);
     this.permit = guarded;
     this.executions.setPermit(guarded);
     try {
       const result = await this.reconcile(0);
+      this.lastReconcileResult = result;
       this.pipeline.setPermit(guarded);
       this.consumer.start();
       this.reconcileTimer = setInterval(() => {
@@ -197,7 +214,6 @@ export class Gateway {
       this.reconcileTimer.unref();
       this.stateValue = 'ACTIVE';
       this.deps.logger.info({ epoch: permit.epoch, ...result }, 'gateway active');
-      return result;
     } catch (err) {
       this.permit = undefined;
       this.executions.setPermit(undefined);

@@ -54,6 +54,7 @@ const NS_PER_MS = 1_000_000n;
  */
 export class IntentPipeline {
   private permit: DispatchPermit | undefined;
+  private inFlightCount = 0;
 
   constructor(private readonly deps: IntentPipelineDeps) {}
 
@@ -62,9 +63,15 @@ export class IntentPipeline {
     this.permit = permit;
   }
 
+  /** Intents being decided right now. */
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
   readonly handle = async (delivery: Delivery): Promise<Decision> => {
     const { metrics } = this.deps;
     metrics.inFlight.inc();
+    this.inFlightCount++;
     try {
       const decision = await this.decide(delivery.envelope);
       metrics.decisions.inc({ outcome: decision.status, reason: decision.reason ?? 'none' });
@@ -72,6 +79,7 @@ export class IntentPipeline {
       return decision;
     } finally {
       metrics.inFlight.dec();
+      this.inFlightCount--;
     }
   };
 
@@ -139,7 +147,6 @@ export class IntentPipeline {
       }
     } catch (err) {
       if (admitted || (isGatewayError(err) && (err.retryable || err.code === 'GW_ERR_FENCED'))) throw err;
-      if (isGatewayError(err, 'GW_ERR_INTENT_IN_FLIGHT')) throw err;
       this.deps.metrics.errors.inc({ code: isGatewayError(err) ? err.code : 'GW_ERR_INTERNAL' });
       this.deps.logger.error(
         { err, trace_id: envelope.trace_id, idempotency_key: envelope.idempotency_key },

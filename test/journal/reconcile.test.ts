@@ -73,8 +73,8 @@ describe('journal reconciliation', () => {
     cleanups.push(() => g.close());
     const envelope = IntentClient.envelope(newIntent(1, { ttl_ms: 60_000 }));
     await admitOnly(g, envelope, Date.now() + 60_000);
-    const result = await g.gateway.activate(g.permit);
-    expect(result).toMatchObject({ found: 0, redispatched: 1, expired: 0, failed: 0 });
+    await g.gateway.activate(g.permit);
+    expect(g.gateway.lastReconcile).toMatchObject({ found: 0, redispatched: 1, expired: 0, failed: 0 });
     const coid = deriveClientOrderId(envelope.idempotency_key);
     expect((await sim.orders()).map((o) => o.clientOrderId)).toEqual([coid]);
     expect(await storedDecision(envelope.idempotency_key)).toMatchObject({
@@ -91,8 +91,8 @@ describe('journal reconciliation', () => {
     const envelope = IntentClient.envelope(newIntent(1));
     await admitOnly(g, envelope, Date.now() - 1);
     expect((await exposureOf(redis.url, 'acc-1')).account.rbq).toBe(1_000);
-    const result = await g.gateway.activate(g.permit);
-    expect(result).toMatchObject({ redispatched: 0, expired: 1 });
+    await g.gateway.activate(g.permit);
+    expect(g.gateway.lastReconcile).toMatchObject({ redispatched: 0, expired: 1 });
     expect(await sim.orders()).toEqual([]);
     expect(await storedDecision(envelope.idempotency_key)).toMatchObject({
       status: 'REJECTED',
