@@ -21,7 +21,7 @@ import { isGatewayError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { walSection } from '../../src/wal/config.js';
 import { LineEncoder } from '../../src/wal/line-encoder.js';
-import { WAL_TOPICS, type WalTopic } from '../../src/wal/recorder.js';
+import type { WalTopic } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 
 const { values } = parseArgs({
