@@ -14,7 +14,10 @@
  * (process.cpuUsage, all threads including the WAL's fs work), i.e. normalized per core.
  * `loop gap` is how long the feed's next chunk waited for the event loop (worker turns hold it).
  * Two more rows attribute the costs: small worker batches (shorter loop gap), and the WAL replaced by a
- * recorder that discards (what quote processing alone costs).
+ * recorder that discards (what quote processing alone costs). `main_us_per_quote` is main-thread busy
+ * time per quote (event-loop utilization; it includes the driver's own timing and histogram work).
+ * The worker_threads row (bench/quotes/offload.ts) parses in one worker thread and records on the main
+ * thread: it answers whether offloading frees the main thread.
  *
  *   npx tsx bench/quotes/run.ts [--count=200000] [--chunk=64] [--batch=256]
  */
@@ -29,6 +32,7 @@ import type { EventRecorder } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 import { removeTempDir, tempDir } from '../../test/harness/process.js';
 import { argInt, report } from '../lib/report.js';
+import { runOffload } from './offload.js';
 
 const count = argInt('count', 200_000);
 const chunk = argInt('chunk', 64);
@@ -94,6 +98,7 @@ async function runDesign(design: Design, quotes: SimQuote[], count: number) {
   const gapNs = nsHistogram();
   const onTick = ingress.onTick;
   const onBidAsk = ingress.onBidAsk;
+  const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   let sent = 0;
@@ -116,6 +121,7 @@ async function runDesign(design: Design, quotes: SimQuote[], count: number) {
   const keepAlive = setInterval(() => {}, 1_000);
   await writer.flush();
   clearInterval(keepAlive);
+  const elu = performance.eventLoopUtilization(elu0);
   const cpu = process.cpuUsage(cpu0);
   const wallS = (performance.now() - wall0) / 1_000;
   const cpuS = (cpu.user + cpu.system) / 1e6;
@@ -130,6 +136,7 @@ async function runDesign(design: Design, quotes: SimQuote[], count: number) {
     cb_p999_us: us(callbackNs.getValueAtPercentile(99.9)),
     cb_max_us: us(callbackNs.maxValue),
     loop_gap_p99_us: us(gapNs.getValueAtPercentile(99)),
+    main_us_per_quote: Number(((elu.active * 1_000) / count).toFixed(2)),
     per_sec_wall: Math.round(count / wallS),
     per_core_sec: Math.round(published / cpuS),
     published,
@@ -141,6 +148,23 @@ async function runDesign(design: Design, quotes: SimQuote[], count: number) {
   await writer.close();
   removeTempDir(dir);
   return row;
+}
+
+/** worker_threads experiment: parsing in one worker thread, recording on the main thread. */
+async function offloadRow(quotes: SimQuote[], count: number) {
+  const dir = tempDir('bench-quotes');
+  const logger = createLogger({ level: 'warn', processId: 'bench' });
+  const writer = await WalWriter.open(walSection.parse({ dir, disk: { enabled: false } }), {
+    producerId: 'bench',
+    logger,
+    registry: new Registry(),
+  });
+  const result = await runOffload(quotes, count, batch, writer);
+  const keepAlive = setInterval(() => {}, 1_000);
+  await writer.close();
+  clearInterval(keepAlive);
+  removeTempDir(dir);
+  return { name: 'worker_threads parse (experiment)', batch, wal: 'WalWriter', ...result };
 }
 
 /** The cost of the two performance.now() calls around an empty callback. */
@@ -171,8 +195,9 @@ const enqueueOnly = await runDesign({ name: 'enqueue-only (ring + worker turns)'
 const inline = await runDesign({ name: 'inline parse on the callback', scheduler: INLINE }, quotes, count);
 const smallBatch = await runDesign({ name: 'enqueue-only, small batches', batch: 32 }, quotes, count);
 const noWal = await runDesign({ name: 'enqueue-only, WAL discarded', wal: false }, quotes, count);
+const offload = await offloadRow(quotes, count);
 const goals = { callback_p99_us: 10, per_core_sec: 300_000 };
-report('quotes', [enqueueOnly, inline, smallBatch, noWal, overhead], {
+report('quotes', [enqueueOnly, inline, smallBatch, noWal, offload, overhead], {
   quotes: count,
   chunk,
   batch,
