@@ -116,7 +116,9 @@ export class Dispatcher {
       result.state !== 'REJECTED' || (intent.kind === 'NEW' && result.rejectReason === DUPLICATE_ID);
     if (accepted) {
       const decision = this.deps.decisions.accepted(intent, permit.epoch, intent.clientOrderId);
-      return this.record(intent, permit, 'DISPATCHED', decision, result.state);
+      const inForce = await this.record(intent, permit, 'DISPATCHED', decision, result.state);
+      if (intent.kind === 'CANCEL' && result.state === 'CANCELED') await this.settleTarget(intent, permit);
+      return inForce;
     }
     const reason =
       intent.kind === 'CANCEL' && result.rejectReason === 'UNKNOWN_ORDER' ? 'UNKNOWN_ORDER' : 'BROKER_REJECT';
@@ -128,6 +130,31 @@ export class Dispatcher {
       intent.clientOrderId,
     );
     return this.record(intent, permit, 'REJECTED', decision, result.state);
+  }
+
+  /**
+   * A canceled order's reservation is released here as well as by its CANCELED execution report, so a
+   * report lost on the way (reconnect, full queue) leaves nothing reserved. The venue's filled quantity is
+   * applied first, so fills are never released as if unfilled. Best effort: the report path still applies.
+   */
+  private async settleTarget(intent: AdmittedIntent, permit: DispatchPermit): Promise<void> {
+    try {
+      const status = await this.deps.broker.queryByClientOrderId(intent.target);
+      if (!status) return;
+      await this.deps.store.applyExecution(
+        intent.target,
+        intent.account,
+        permit.epoch,
+        status.filledQty,
+        status.state === 'CANCELED' || status.state === 'FILLED' || status.state === 'REJECTED',
+        status.state,
+      );
+    } catch (err) {
+      this.deps.logger.warn(
+        { err, client_order_id: intent.target },
+        'canceled order not settled; report path will',
+      );
+    }
   }
 
   /**

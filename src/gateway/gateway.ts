@@ -57,6 +57,7 @@ export class Gateway {
   private reconcileTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<unknown> | undefined;
   private lastReconcileResult: ReconcileResult | undefined;
+  private revokePermit: () => void = () => {};
   private readonly unsubscribeReports: () => void;
 
   private constructor(
@@ -215,6 +216,7 @@ export class Gateway {
       this.stateValue = 'ACTIVE';
       this.deps.logger.info({ epoch: permit.epoch, ...result }, 'gateway active');
     } catch (err) {
+      this.revokePermit();
       this.permit = undefined;
       this.executions.setPermit(undefined);
       this.stateValue = 'STANDBY';
@@ -238,6 +240,7 @@ export class Gateway {
     if (outcome === 'timeout') {
       this.deps.logger.warn('in-flight intents did not finish in time; their journal entries stay ADMITTED');
     }
+    this.revokePermit();
     this.pipeline.setPermit(undefined);
     this.executions.setPermit(undefined);
     this.permit = undefined;
@@ -300,11 +303,19 @@ export class Gateway {
     this.blockingRedis.disconnect();
   }
 
-  /** Wraps the permit so a FENCED answer anywhere also stops this gateway consuming. */
+  /**
+   * Wraps the permit so a FENCED answer anywhere also stops this gateway consuming, and so nothing is sent
+   * under it once deactivate() has returned (an intent still finishing after the drain timeout finds the
+   * permit withdrawn and aborts before the broker).
+   */
   private guard(permit: DispatchPermit): DispatchPermit {
+    let revoked = false;
+    this.revokePermit = () => {
+      revoked = true;
+    };
     return {
       epoch: permit.epoch,
-      mayDispatch: () => permit.mayDispatch(),
+      mayDispatch: () => !revoked && permit.mayDispatch(),
       onFenced: (currentEpoch: number) => {
         permit.onFenced(currentEpoch);
         setImmediate(() => {

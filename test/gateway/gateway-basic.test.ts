@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Redis } from 'ioredis';
 import type { ConfigInput } from '../../src/config/schema.js';
 import type { IntentInput } from '../../src/contracts/intent.js';
-import { isGatewayError } from '../../src/errors.js';
+import { GatewayError, isGatewayError } from '../../src/errors.js';
+import type { EventRecorder, WalTopic } from '../../src/wal/recorder.js';
 import { waitFor } from '../harness/process.js';
 import type { IntentClient } from '../../src/channel/intent-client.js';
 import type { Config } from '../../src/config/schema.js';
@@ -244,6 +245,49 @@ describe('gateway decision path', () => {
     expect(g.gateway.readiness().ready).toBe(false);
     expect(await sim.orders()).toEqual([]);
     expect((await exposureOf(redis.url, 'acc-1')).trackedSymbols).toBe(0);
+  });
+});
+
+/** An EventRecorder whose disk is "full": every append is refused with GW_ERR_WAL_HALTED while halted. */
+class HaltableRecorder implements EventRecorder {
+  halted = false;
+  readonly topics: WalTopic[] = [];
+  record(topic: WalTopic): number {
+    if (this.halted) throw new GatewayError('GW_ERR_WAL_HALTED', 'disk pressure HALT');
+    this.topics.push(topic);
+    return this.topics.length;
+  }
+}
+
+describe('gateway with an EventRecorder', () => {
+  it('records intent, dispatch, ack and decision events, and maps GW_ERR_WAL_HALTED to a local HALT floor', async () => {
+    const recorder = new HaltableRecorder();
+    const g = await startGateway(config, { recorder });
+    cleanups.push(() => g.close());
+    const c = await submitter();
+    const placed = await c.submit(newIntent(1));
+    expect(placed.status).toBe('ACCEPTED');
+    expect(recorder.topics).toEqual([
+      'gateway.intent',
+      'gateway.dispatch',
+      'gateway.ack',
+      'gateway.decision',
+    ]);
+    recorder.halted = true;
+    expect(await c.submit(newIntent(2))).toMatchObject({ status: 'REJECTED', reason: 'POLICY_HALT' });
+    const cancel = await c.submit(
+      newIntent(3, {
+        kind: 'CANCEL',
+        qty: 0,
+        price: 0,
+        target_client_order_id: placed.client_order_id ?? '',
+      }),
+    );
+    expect(cancel.status).toBe('ACCEPTED');
+    // The cancel released the reservation itself (it does not wait for the execution report).
+    expect((await exposureOf(redis.url, 'acc-1')).account.rb).toBe(0);
+    recorder.halted = false;
+    expect((await c.submit(newIntent(4))).status).toBe('ACCEPTED');
   });
 });
 

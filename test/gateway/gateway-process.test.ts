@@ -20,7 +20,10 @@ describe('gateway process (src/gateway/main.ts)', () => {
   it('serves readiness that follows its ability to dispatch, exports gateway metrics, and exits 0 on SIGTERM', async () => {
     const proc = await GatewayProc.start(redis.url, sim);
     try {
-      expect(await proc.ready()).toMatchObject({ status: 200, body: { ready: true, detail: { state: 'ACTIVE' } } });
+      expect(await proc.ready()).toMatchObject({
+        status: 200,
+        body: { ready: true, detail: { state: 'ACTIVE' } },
+      });
       const c = await client(gatewayConfig(redis.url, sim));
       expect((await c.submit(newIntent(1))).status).toBe('ACCEPTED');
       await c.close();
