@@ -48,6 +48,35 @@ describe('quotes config section', () => {
     expect(configSchema.safeParse({ quotes: { bogus: 1 } }).success).toBe(false);
   });
 
+  it('loads from the environment into a frozen config the ingress runs on; a schema version other than v1 fails start-up', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const config = loadConfig({
+      env: {
+        HFT__QUOTES__QUEUE_CAPACITY: '1024',
+        HFT__QUOTES__OVERFLOW_POLICY: 'halt',
+        HFT__QUOTES__SYMBOLS: '["2330","2317"]',
+      },
+    });
+    expect(Object.isFrozen(config.quotes.symbols)).toBe(true);
+    const feed = new HandFeed();
+    const recorder = new CollectingRecorder();
+    const ingress = new QuoteIngress(config.quotes, {
+      feed,
+      recorder,
+      logger: logSink().logger,
+      registry: new Registry(),
+    });
+    await ingress.start();
+    expect(feed.subscribed).toEqual({ symbols: ['2330', '2317'], topics: ['tick', 'bidask'] });
+    feed.tick(stockTick(), 0);
+    await ingress.idle();
+    expect(recorder.records).toHaveLength(1);
+    ingress.close();
+    expect(() => loadConfig({ env: { HFT__QUOTES__SCHEMA__VERSION: 'v2' } })).toThrow(
+      /GW_ERR_CONFIG_INVALID/,
+    );
+  });
+
   it('refuses to start against a feed that announces another schema version', async () => {
     const sink = logSink();
     const ingress = new QuoteIngress(quotesConfig(), {
