@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.js';
 import type { clickhouseSection } from '../config/sections.js';
@@ -35,6 +35,8 @@ export class ClickHouseRowSink implements WalRowSink {
       username: config.username,
       password: config.password,
       request_timeout: config.requestTimeoutMs,
+      // Failures surface as rejected calls that the recorder logs (pino, with context) and counts.
+      log: { level: ClickHouseLogLevel.OFF },
     });
   }
 

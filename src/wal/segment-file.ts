@@ -1,5 +1,5 @@
 import { type Hash, createHash } from 'node:crypto';
-import { type FileHandle, open, rename } from 'node:fs/promises';
+import { type FileHandle, open, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from './fs-durable.js';
 import { MANIFEST_SUFFIX, OPEN_SUFFIX, SEALED_SUFFIX, type SegmentManifest, segmentId } from './manifest.js';
@@ -26,6 +26,8 @@ export class SegmentFile {
   readonly contents: SegmentContents;
   private readonly hash: Hash = createHash('sha256');
   private dirty = false;
+  private handleClosed = false;
+  private digest: string | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -51,9 +53,13 @@ export class SegmentFile {
     nowMs: number,
   ): Promise<SegmentFile> {
     const path = join(dir, segmentId(producerId, topic, firstSeq) + OPEN_SUFFIX);
-    // 'wx': a segment id is never reused, so an existing file means a bug, not something to append to.
-    const handle = await open(path, 'wx');
-    await fsyncDir(dir);
+    const handle = await openNew(path);
+    try {
+      await fsyncDir(dir);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
     return new SegmentFile(dir, handle, producerId, topic, firstSeq, firstTsNs, nowMs);
   }
 
@@ -97,10 +103,18 @@ export class SegmentFile {
   }
 
   /** fsync, close, rename to `.seg`, write the manifest, fsync the directory. */
+  /**
+   * Safe to call again after a failure (ENOSPC on the manifest, say): every step is idempotent, so the
+   * writer retries a failed seal at its next commit.
+   */
   async seal(sealedTsNs: string): Promise<SegmentManifest> {
-    await this.handle.sync();
-    await this.handle.close();
-    return sealSegment(this.dir, this.producerId, this.topic, this.contents, this.hash.digest('hex'), {
+    if (!this.handleClosed) {
+      await this.handle.sync();
+      await this.handle.close();
+      this.handleClosed = true;
+    }
+    this.digest ??= this.hash.digest('hex');
+    return sealSegment(this.dir, this.producerId, this.topic, this.contents, this.digest, {
       from: OPEN_SUFFIX,
       sealedTsNs,
     });
@@ -126,7 +140,15 @@ export async function sealSegment(
   opts: { from: string; sealedTsNs: string },
 ): Promise<SegmentManifest> {
   const id = segmentId(producerId, topic, contents.firstSeq);
-  if (opts.from !== SEALED_SUFFIX) await rename(join(dir, id + opts.from), join(dir, id + SEALED_SUFFIX));
+  if (opts.from !== SEALED_SUFFIX) {
+    try {
+      await rename(join(dir, id + opts.from), join(dir, id + SEALED_SUFFIX));
+    } catch (err) {
+      // Already renamed by an earlier attempt whose manifest write failed.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !(await exists(join(dir, id + SEALED_SUFFIX))))
+        throw err;
+    }
+  }
   const manifest: SegmentManifest = {
     version: 1,
     segmentId: id,
@@ -144,4 +166,24 @@ export async function sealSegment(
   await writeFileAtomic(join(dir, id + MANIFEST_SUFFIX), `${JSON.stringify(manifest)}\n`);
   await fsyncDir(dir);
   return manifest;
+}
+
+/**
+ * Creates a segment file that must not exist ('wx': segment ids are never reused). The one tolerated
+ * leftover is an empty file from an earlier attempt of this same create that failed after the open.
+ */
+async function openNew(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || (await stat(path)).size !== 0) throw err;
+    return open(path, 'a');
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

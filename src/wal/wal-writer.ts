@@ -74,6 +74,7 @@ export class WalWriter implements EventRecorder {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly tickers: NodeJS.Timeout[] = [];
   private waiters: FlushWaiter[] = [];
+  private readonly failedSeals: { topic: WalTopic; seg: SegmentFile }[] = [];
 
   private constructor(
     private readonly config: WalConfig,
@@ -269,6 +270,7 @@ export class WalWriter implements EventRecorder {
     this.disk?.stop();
     await this.flush();
     await this.waitLoopIdle();
+    await this.retrySeals();
     for (const state of this.topics) {
       if (state.segment) await this.seal(state);
     }
@@ -394,6 +396,7 @@ export class WalWriter implements EventRecorder {
     }
     if (syncDue || policy === 'never') this.durable = Math.max(this.durable, this.written);
 
+    await this.retrySeals();
     const nowMs = this.clock.monoMs();
     for (const state of this.topics) {
       const seg = state.segment;
@@ -441,21 +444,35 @@ export class WalWriter implements EventRecorder {
   private async seal(state: TopicState): Promise<void> {
     const seg = state.segment as SegmentFile;
     state.segment = null;
+    await this.sealSegmentFile(state.topic, seg);
+  }
+
+  /** Retries seals that failed earlier (in order), so a transient ENOSPC does not leave them unsealed. */
+  private async retrySeals(): Promise<void> {
+    while (this.failedSeals.length > 0) {
+      const { topic, seg } = this.failedSeals[0] as { topic: WalTopic; seg: SegmentFile };
+      this.failedSeals.shift();
+      await this.sealSegmentFile(topic, seg);
+    }
+  }
+
+  private async sealSegmentFile(topic: WalTopic, seg: SegmentFile): Promise<void> {
     try {
       const manifest = await seg.seal(this.clock.wallNs().toString());
       if (manifest.lastSeq > this.highWater) {
-        this.highWater = manifest.lastSeq;
         await writeHighWater(join(this.config.dir, this.producerId), this.producerId, manifest.lastSeq);
+        this.highWater = manifest.lastSeq;
       }
-      this.metrics.sealed.inc({ topic: state.topic });
+      this.metrics.sealed.inc({ topic });
       this.logger.debug(
         { segment: manifest.segmentId, records: manifest.recordCount, bytes: manifest.bytes },
         'WAL segment sealed',
       );
     } catch (err) {
-      // The file is complete and fsynced or still `.open`; recovery finishes the seal on the next open.
+      // Retried at the next commit; if the process dies first, recovery completes it on the next open.
+      this.failedSeals.unshift({ topic, seg });
       this.metrics.writeErrors.inc({ op: 'seal' });
-      this.logger.error({ err, segment: seg.id }, 'WAL seal failed; recovery will complete it');
+      this.logger.error({ err, segment: seg.id }, 'WAL seal failed; will retry');
       throw err;
     }
   }

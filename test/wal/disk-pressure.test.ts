@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../../src/errors.js';
 import type { WalConfigInput } from '../../src/wal/config.js';
 import { DiskPressureMonitor, type LevelChange } from '../../src/wal/disk-pressure-monitor.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
-import { tempDir } from '../harness/process.js';
+import { tempDir, waitFor } from '../harness/process.js';
 import { allRecords, deps, logSink, metricValue, walConfig } from './wal-fixtures.js';
 
 const MiB = 1024 * 1024;
@@ -187,5 +187,57 @@ describe.skipIf(tmpfs === null)('disk pressure on a 16 MiB tmpfs filled for real
     const records = allRecords(root, 'gw-1');
     expect(records.at(-1)).toMatchObject({ seq, topic: 'gateway.intent' });
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+  });
+
+  it('keeps records buffered through ENOSPC, refuses with QUEUE_FULL at the bound, and writes them once space returns', async () => {
+    const root = join(tmpfs as string, 'enospc');
+    mkdirSync(root);
+    const d = deps('gw-1');
+    const writer = await WalWriter.open(
+      walConfig(root, { maxBufferedBytes: 256 * 1024, maxRecordBytes: 4096, segmentMaxBytes: 64 * MiB }),
+      d,
+    );
+    writer.record('gateway.fill', { before: true });
+    await writer.flush();
+    // Fill the volume to the last byte.
+    const ballast = join(tmpfs as string, 'ballast-enospc');
+    const fd = openSync(ballast, 'w');
+    const block = Buffer.alloc(64 * 1024, 7);
+    try {
+      for (;;) writeSync(fd, block);
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    try {
+      for (;;) writeSync(fd, block, 0, 512);
+    } catch {}
+    closeSync(fd);
+
+    let accepted = 1;
+    for (let i = 0; i < 200; i++, accepted++) writer.record('gateway.fill', { i, pad: 'f'.repeat(100) });
+    const flushed = writer.flush();
+    await waitFor(
+      'a failed write',
+      async () => (await metricValue(d.registry, 'hft_wal_write_errors_total')) > 0,
+    );
+    let refusal: unknown;
+    for (let i = 0; i < 10_000 && refusal === undefined; i++) {
+      try {
+        writer.record('gateway.fill', { i, pad: 'g'.repeat(100) });
+        accepted++;
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    expect(isGatewayError(refusal, 'GW_ERR_WAL_QUEUE_FULL')).toBe(true);
+    expect(writer.durableSeq()).toBeLessThan(accepted);
+
+    rmSync(ballast);
+    await flushed;
+    await writer.flush();
+    expect(writer.durableSeq()).toBe(accepted);
+    await writer.close();
+    const seqs = allRecords(root, 'gw-1').map((r) => r.seq);
+    expect(seqs).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
   });
 });

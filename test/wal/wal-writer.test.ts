@@ -167,6 +167,15 @@ describe('WalWriter', () => {
     expect(readSegments(dir, 'gw-1').flatMap((s) => s.records)).toHaveLength(1);
   });
 
+  it('advances durableSeq on its own under interval fsync, and only after the records are written', async () => {
+    const dir = tempDir('wal');
+    const { writer } = await openWriter(dir, { fsync: 'interval', fsyncIntervalMs: 20, batchMaxDelayMs: 1 });
+    for (let i = 0; i < 100; i++) writer.record('gateway.ack', { i });
+    expect(writer.durableSeq()).toBe(0); // nothing is durable before a commit ran
+    await waitFor('interval fsync', async () => writer.durableSeq() === 100);
+    expect(allRecords(dir, 'gw-1')).toHaveLength(100);
+  });
+
   it('never leaves an .open segment after close', async () => {
     const dir = tempDir('wal');
     const { writer } = await openWriter(dir);
