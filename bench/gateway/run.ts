@@ -51,7 +51,26 @@ function envelopes(n: number): IntentEnvelope[] {
   });
 }
 
-type Row = { perSec: number; p50_us: number; p99_us: number; max_us: number };
+type Row = { perSec: number; p50_us: number; p99_us: number; max_us: number; redis_cpu_us?: number };
+
+/** Redis server CPU (user + sys) in microseconds, from INFO cpu: where the single Redis core goes. */
+async function redisCpuUs(url: string): Promise<number> {
+  const redis = await connectRedis({ url, name: 'bench-cpu' });
+  try {
+    const info = await redis.info('cpu');
+    const get = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+    return Math.round((get('used_cpu_user') + get('used_cpu_sys')) * 1e6);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Runs a phase and adds the Redis CPU it cost per operation. */
+async function withRedisCpu(url: string, n: number, phase: () => Promise<Row>): Promise<Row> {
+  const before = await redisCpuUs(url);
+  const row = await phase();
+  return { ...row, redis_cpu_us: Math.round((await redisCpuUs(url)) - before) / n };
+}
 
 async function closedLoop(n: number, op: (i: number) => Promise<unknown>): Promise<Row> {
   const histogram = latencyHistogram();
@@ -159,7 +178,7 @@ try {
       exposure: { defaults: { symbolNotional: 1e15, strategyNotional: 1e15, accountNotional: 1e15 } },
     },
   });
-  const admitOnly = await ceiling(config);
+  const admitOnly = await withRedisCpu(server.url, count, () => ceiling(config));
 
   const g = await startGateway(config);
   const client = await IntentClient.connect({
@@ -180,7 +199,7 @@ try {
     }
   };
   await closedLoop(2_000, submit(envelopes(2_000))); // warm-up: JIT, connections, script cache
-  const saturated = await closedLoop(count, submit(envelopes(count)));
+  const saturated = await withRedisCpu(server.url, count, () => closedLoop(count, submit(envelopes(count))));
   const pacedCount = rate * seconds;
   const paced = await openLoop(pacedCount, rate, submit(envelopes(pacedCount)));
   const venue = await sim.counters();
