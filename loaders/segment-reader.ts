@@ -28,15 +28,25 @@ export function quarantineReasonOf(err: unknown): QuarantineReason | undefined {
   return err.details.reason as QuarantineReason;
 }
 
-/** One INSERT's worth of records: slices of the file's own bytes, never re-encoded. */
-export interface SegmentBatch {
+/** One batch's place in the segment; one batch is one INSERT. */
+export interface BatchSummary {
   readonly index: number;
-  readonly chunks: readonly Buffer[];
   readonly rows: number;
   readonly bytes: number;
   readonly firstSeq: number;
   readonly lastSeq: number;
 }
+
+/** A whole batch in memory: slices of the file's own bytes, never re-encoded. */
+export interface SegmentBatch extends BatchSummary {
+  readonly chunks: readonly Buffer[];
+}
+
+/** What pass 2 hands out, in order: verified bytes of the current batch, its end, the end of the file. */
+export type Piece =
+  | { readonly kind: 'bytes'; readonly bytes: Buffer }
+  | { readonly kind: 'batch-end'; readonly batch: BatchSummary }
+  | { readonly kind: 'eof' };
 
 export interface SegmentReaderOptions {
   readonly batchRows: number;
@@ -59,10 +69,9 @@ const TS_MARK = Buffer.from(',"ts_ns":"');
  * 1. {@link SegmentReader.verifyFile}: size and sha256 of the whole file against the manifest (a sealed
  *    segment is immutable; this pass costs one sequential read, usually from the page cache).
  * 2. {@link SegmentReader.batches}: batches of whole records, each line checked for shape (the manifest's
- *    producer and topic), strictly increasing seq within the manifest's range; sha256, size and record
- *    count checked again at the end, and the last batch yielded only after they pass (a file changed
- *    between the passes, a disk fault, is still caught; earlier batches then hold records that passed
- *    pass 1's checksum).
+ *    producer and topic), strictly increasing seq within the manifest's range; size and record count
+ *    checked again at the end, and the last batch yielded only after they pass. (Failing here means the
+ *    file changed after pass 1, a disk fault: earlier batches then hold records that passed pass 1.)
  *
  * Per-record CRCs are not recomputed: the whole-file sha256 already proves every byte is the one sealed.
  * Reading is pulled by the consumer: nothing more is read than the batch asked for, so a slow ClickHouse
@@ -71,6 +80,17 @@ const TS_MARK = Buffer.from(',"ts_ns":"');
 export class SegmentReader {
   private readonly prefix: Buffer;
   private readonly topicMark: Buffer;
+  private iterator: AsyncIterator<Buffer> | undefined;
+  /** The chunk being scanned (with the carried head of a split record in front), and where. */
+  private chunk: Buffer | undefined;
+  private pos = 0;
+  private carry: Buffer | undefined;
+  private totalBytes = 0;
+  private rowsSeen = 0;
+  private lastSeq = -1;
+  private batch: MutableBatch = newBatch(0);
+  private batchFull = false;
+  private finished = false;
 
   constructor(
     private readonly path: string,
@@ -108,76 +128,122 @@ export class SegmentReader {
     }
   }
 
-  /** Pass 2: the batches (see the class comment). */
-  async *batches(): AsyncGenerator<SegmentBatch> {
-    const manifest = this.manifest;
-    const opts = this.opts;
-    const skipThrough = opts.skipThroughSeq ?? -1;
-    const hash = createHash('sha256');
-    let totalBytes = 0;
-    let rowsSeen = 0;
-    let lastSeq = -1;
-    let carry: Buffer | undefined;
-    let batch = newBatch(0);
-
-    const stream = createReadStream(this.path, { highWaterMark: opts.readChunkBytes ?? 1024 * 1024 });
-    for await (const raw of stream as AsyncIterable<Buffer>) {
-      hash.update(raw);
-      totalBytes += raw.length;
-      const chunk = carry ? Buffer.concat([carry, raw]) : raw;
-      carry = undefined;
-      let lineStart = 0;
-      let runStart = -1;
-      const closeRun = (end: number) => {
-        if (runStart >= 0 && end > runStart) {
-          batch.chunks.push(chunk.subarray(runStart, end));
-          batch.bytes += end - runStart;
-        }
-        runStart = -1;
-      };
-      for (;;) {
-        const nl = chunk.indexOf(NEWLINE, lineStart);
-        if (nl < 0) break;
-        const seq = this.verifyLine(chunk, lineStart, nl, rowsSeen);
-        if (seq <= lastSeq) throw this.corrupt('seq_order', `seq ${seq} after ${lastSeq}`);
-        if (seq < manifest.firstSeq || seq > manifest.lastSeq) {
-          throw this.corrupt('seq_range', `seq ${seq} outside ${manifest.firstSeq}..${manifest.lastSeq}`);
-        }
-        lastSeq = seq;
-        rowsSeen += 1;
-        if (seq > skipThrough) {
-          if (runStart < 0) runStart = lineStart;
-          if (batch.rows === 0) batch.firstSeq = seq;
-          batch.rows += 1;
-          batch.lastSeq = seq;
-        } else {
-          closeRun(lineStart);
-        }
-        lineStart = nl + 1;
-        const pending = runStart >= 0 ? lineStart - runStart : 0;
-        if (batch.rows >= opts.batchRows || batch.bytes + pending >= opts.batchBytes) {
-          closeRun(lineStart);
-          if (batch.rows > 0) {
-            yield freeze(batch);
-            batch = newBatch(batch.index + 1);
-          }
-        }
+  /**
+   * Pass 2, streaming: the next piece of verified bytes, the end of the current batch, or the end of the
+   * file. Each call reads at most one chunk. A batch's `batch-end` (and the last batch's, only after the
+   * end-of-file checks) is the consumer's signal that the bytes handed out since the previous one are a
+   * complete, verified batch; an error instead means they must not be committed.
+   */
+  async nextPiece(): Promise<Piece> {
+    for (;;) {
+      if (this.batchFull) {
+        this.batchFull = false;
+        return this.endBatch();
       }
-      closeRun(lineStart);
-      // A record split across two reads: keep its head (a copy, so the chunk itself can be released).
-      if (lineStart < chunk.length) carry = Buffer.from(chunk.subarray(lineStart));
+      if (this.finished) return { kind: 'eof' };
+      if (!this.chunk) {
+        this.iterator ??= (
+          createReadStream(this.path, {
+            highWaterMark: this.opts.readChunkBytes ?? 1024 * 1024,
+          }) as AsyncIterable<Buffer>
+        )[Symbol.asyncIterator]();
+        const next = await this.iterator.next();
+        if (next.done) {
+          this.finished = true;
+          this.checkEnd();
+          if (this.batch.rows > 0) return this.endBatch();
+          return { kind: 'eof' };
+        }
+        this.totalBytes += next.value.length;
+        this.chunk = this.carry ? Buffer.concat([this.carry, next.value]) : next.value;
+        this.carry = undefined;
+        this.pos = 0;
+      }
+      const bytes = this.scan(this.chunk);
+      if (bytes) return { kind: 'bytes', bytes };
     }
+  }
 
-    if (carry) throw this.corrupt('torn_tail', `${carry.length} bytes after the last newline`);
-    if (totalBytes !== manifest.bytes)
-      throw this.corrupt('size', `${totalBytes} bytes, manifest says ${manifest.bytes}`);
-    if (rowsSeen !== manifest.recordCount) {
-      throw this.corrupt('record_count', `${rowsSeen} records, manifest says ${manifest.recordCount}`);
+  /** Pass 2 as whole batches in memory (tests, tools): the last one only after the end-of-file checks. */
+  async *batches(): AsyncGenerator<SegmentBatch> {
+    let chunks: Buffer[] = [];
+    for (;;) {
+      const piece = await this.nextPiece();
+      if (piece.kind === 'eof') return;
+      if (piece.kind === 'bytes') chunks.push(piece.bytes);
+      else {
+        yield Object.freeze({ ...piece.batch, chunks: Object.freeze(chunks) });
+        chunks = [];
+      }
     }
-    const digest = hash.digest('hex');
-    if (digest !== manifest.sha256)
-      throw this.corrupt('checksum', `sha256 ${digest}, manifest says ${manifest.sha256}`);
-    if (batch.rows > 0) yield freeze(batch);
+  }
+
+  /** Closes the file early (the consumer gave up). */
+  async close(): Promise<void> {
+    this.finished = true;
+    await this.iterator?.return?.();
+  }
+
+  /**
+   * Verifies complete lines of the chunk from `pos` until the batch is full or the chunk has no complete
+   * line left, and returns the slice of them that belongs in the batch. Skipped records (seq ≤
+   * skipThroughSeq) are always a prefix of the segment, so the slice is contiguous.
+   */
+  private scan(chunk: Buffer): Buffer | undefined {
+    const { manifest, opts, batch } = this;
+    const skipThrough = opts.skipThroughSeq ?? -1;
+    let lineStart = this.pos;
+    let runStart = -1;
+    for (;;) {
+      const nl = chunk.indexOf(NEWLINE, lineStart);
+      if (nl < 0) {
+        // A record split across two reads: keep its head (a copy, so the chunk can be released).
+        if (lineStart < chunk.length) this.carry = Buffer.from(chunk.subarray(lineStart));
+        this.chunk = undefined;
+        break;
+      }
+      const seq = this.verifyLine(chunk, lineStart, nl, this.rowsSeen);
+      if (seq <= this.lastSeq) throw this.corrupt('seq_order', `seq ${seq} after ${this.lastSeq}`);
+      if (seq < manifest.firstSeq || seq > manifest.lastSeq) {
+        throw this.corrupt('seq_range', `seq ${seq} outside ${manifest.firstSeq}..${manifest.lastSeq}`);
+      }
+      this.lastSeq = seq;
+      this.rowsSeen += 1;
+      if (seq > skipThrough) {
+        if (runStart < 0) runStart = lineStart;
+        if (batch.rows === 0) batch.firstSeq = seq;
+        batch.rows += 1;
+        batch.lastSeq = seq;
+      }
+      lineStart = nl + 1;
+      const run = runStart >= 0 ? lineStart - runStart : 0;
+      if (batch.rows > 0 && (batch.rows >= opts.batchRows || batch.bytes + run >= opts.batchBytes)) {
+        this.batchFull = true;
+        this.pos = lineStart;
+        if (lineStart >= chunk.length) this.chunk = undefined;
+        break;
+      }
+    }
+    if (runStart < 0) return undefined;
+    batch.bytes += lineStart - runStart;
+    return chunk.subarray(runStart, lineStart);
+  }
+
+  private endBatch(): Piece {
+    const done = Object.freeze({ ...this.batch });
+    this.batch = newBatch(done.index + 1);
+    return { kind: 'batch-end', batch: done };
+  }
+
+  private checkEnd(): void {
+    const manifest = this.manifest;
+    if (this.carry) throw this.corrupt('torn_tail', `${this.carry.length} bytes after the last newline`);
+    if (this.totalBytes !== manifest.bytes) {
+      throw this.corrupt('size', `${this.totalBytes} bytes, manifest says ${manifest.bytes}`);
+    }
+    if (this.rowsSeen !== manifest.recordCount) {
+      throw this.corrupt('record_count', `${this.rowsSeen} records, manifest says ${manifest.recordCount}`);
+    }
   }
 
   /** Checks one line [start, end) (end = its newline) and returns its seq. */
@@ -214,7 +280,6 @@ export class SegmentReader {
 
 interface MutableBatch {
   index: number;
-  chunks: Buffer[];
   rows: number;
   bytes: number;
   firstSeq: number;
@@ -222,11 +287,7 @@ interface MutableBatch {
 }
 
 function newBatch(index: number): MutableBatch {
-  return { index, chunks: [], rows: 0, bytes: 0, firstSeq: -1, lastSeq: -1 };
-}
-
-function freeze(batch: MutableBatch): SegmentBatch {
-  return Object.freeze({ ...batch, chunks: Object.freeze([...batch.chunks]) });
+  return { index, rows: 0, bytes: 0, firstSeq: -1, lastSeq: -1 };
 }
 
 function matchesAt(buf: Buffer, pos: number, pattern: Buffer): boolean {

@@ -1,10 +1,9 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { SegmentManifest } from '../src/wal/manifest.js';
 import type { ClickHouseFeatures } from './clickhouse-features.js';
 import { queryRows } from './clickhouse-features.js';
 import { asClickHouseError, sqlString } from './clickhouse-connect.js';
-import type { SegmentBatch } from './segment-reader.js';
 
 /** The table migration 0001 creates; one for every topic (see the migration for why). */
 export const WAL_EVENTS_TABLE = 'wal_events';
@@ -15,16 +14,26 @@ export interface Landed {
   readonly maxSeq: number;
 }
 
+/** One batch on its way: its bytes arrive on `body` as they are read and verified. */
+export interface BatchInsert {
+  readonly index: number;
+  readonly body: Readable;
+  /** Same segment bytes, resume point and batch bounds → same token (server-side dedup where supported). */
+  readonly dedupToken: string;
+}
+
 /** Where a loader writes batches and asks what landed: narrow, so a test or bench can swap it. */
 export interface EventSink {
-  insert(segmentId: string, batch: SegmentBatch, signal: AbortSignal): Promise<void>;
+  /** Resolves once ClickHouse committed the whole body as one INSERT; rejects otherwise. */
+  insert(segmentId: string, batch: BatchInsert, signal: AbortSignal): Promise<void>;
   landed(manifest: SegmentManifest): Promise<Landed>;
 }
 
 /**
- * Inserts a batch's bytes as they are in the segment (`INSERT INTO wal_events FORMAT JSONEachRow`, body
- * streamed from the file's own buffers, never re-encoded). Each batch stays below the server's
- * max_insert_block_size, so on 18.16 it becomes one part written whole or not at all.
+ * Inserts a batch's bytes as they are in the segment (`INSERT INTO wal_events FORMAT JSONEachRow`, the
+ * body streamed from the file's own buffers as they are verified, never re-encoded). Each batch stays
+ * below the server's max_insert_block_size, so on 18.16 it becomes one part, written whole or not at all;
+ * a body that errors (a verification failure) aborts the request and nothing of the batch is committed.
  */
 export class ClickHouseEventSink implements EventSink {
   constructor(
@@ -32,19 +41,16 @@ export class ClickHouseEventSink implements EventSink {
     private readonly features: ClickHouseFeatures,
   ) {}
 
-  async insert(segmentId: string, batch: SegmentBatch, signal: AbortSignal): Promise<void> {
+  async insert(segmentId: string, batch: BatchInsert, signal: AbortSignal): Promise<void> {
     try {
       // exec, not insert: insert() insists on object-mode streams for JSON formats and would re-encode.
       const result = await this.client.exec({
         query: `INSERT INTO ${WAL_EVENTS_TABLE} FORMAT JSONEachRow`,
-        values: Readable.from(batch.chunks, { objectMode: false }),
+        values: batch.body,
         abort_signal: signal,
         ...(this.features.insertDeduplicationToken
           ? {
-              clickhouse_settings: {
-                // Same segment, batch and rows → same token, so the server drops a retried identical insert.
-                insert_deduplication_token: `${segmentId}:${batch.index}:${batch.firstSeq}-${batch.lastSeq}`,
-              } as Record<string, string>,
+              clickhouse_settings: { insert_deduplication_token: batch.dedupToken } as Record<string, string>,
             }
           : {}),
       });

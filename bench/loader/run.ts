@@ -171,10 +171,22 @@ async function replayLag() {
   };
 }
 
+/** Lets background merges of the previous run finish, so they do not eat into the next one. */
+async function quiesce(): Promise<void> {
+  await waitFor(
+    'merges finished',
+    async () => (await clickhouse.query('SELECT count() FROM system.merges')).trim() === '0',
+    { timeoutMs: 30_000, intervalMs: 100 },
+  ).catch(() => undefined);
+}
+
 try {
   const direct = await ceiling();
+  await quiesce();
   const one = await loaders(1);
+  await quiesce();
   const two = await loaders(2);
+  await quiesce();
   const lag = await replayLag();
   const row = (name: string, seconds: number) => ({
     name,

@@ -12,6 +12,11 @@ import type { ClickHouseServer } from '../harness/clickhouse-server.js';
 import { type Spawned, spawnTs, tempDir, waitFor } from '../harness/process.js';
 import type { RedisServer } from '../harness/redis-server.js';
 
+export interface LoaderOverrides {
+  loader?: ConfigInput['loader'];
+  log?: ConfigInput['log'];
+}
+
 /**
  * One isolated loader scenario on shared servers: its own hash tag (so its own Redis keys and BullMQ
  * queue), its own ClickHouse database and its own WAL dir. Servers are started once per test file.
@@ -45,13 +50,13 @@ export class LoaderScenario {
   }
 
   /** Config of a loader in this scenario; fast leases and stall detection so takeovers happen quickly. */
-  config(loaderId: string, overrides: { loader?: ConfigInput['loader'] } = {}): ConfigInput {
+  config(loaderId: string, overrides: LoaderOverrides = {}): ConfigInput {
     return {
       processId: loaderId,
       redis: { stateUrl: this.redisServer.url, keyPrefix: this.keyPrefix, commandTimeoutMs: 5_000 },
       clickhouse: { url: this.clickhouseServer.url, database: this.database, requestTimeoutMs: 30_000 },
       ops: { port: 0 },
-      log: { level: 'info' },
+      log: { level: 'info', ...overrides.log },
       loader: {
         walDirs: [this.walDir],
         batchRows: 500,
@@ -67,7 +72,7 @@ export class LoaderScenario {
   }
 
   /** Spawns `loaders/main.ts` as a real process with this config; resolves once it logged "loader ready". */
-  async spawnLoader(loaderId: string, overrides: { loader?: ConfigInput['loader'] } = {}): Promise<Spawned> {
+  async spawnLoader(loaderId: string, overrides: LoaderOverrides = {}): Promise<Spawned> {
     const file = join(tempDir('loader-config'), 'config.json');
     writeFileSync(file, JSON.stringify(this.config(loaderId, overrides)));
     const proc = spawnTs('loaders/main.ts', [], { env: { ...process.env, HFT_CONFIG_FILE: file } });
