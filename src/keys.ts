@@ -75,6 +75,10 @@ export class Keyspace {
   journalAdmitted(): string {
     return `${this.prefix}:journal-admitted`;
   }
+  /** Sorted set of client order ids of NEW orders DISPATCHED and still open at the venue (score: ms). */
+  journalOpen(): string {
+    return `${this.prefix}:journal-open`;
+  }
 
   /**
    * Manifest state of one sealed WAL segment (loaders): state SEALED|CLAIMED|LOADING|LOADED|ARCHIVED|

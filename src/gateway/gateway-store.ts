@@ -108,8 +108,9 @@ export class GatewayStore {
         k.exposure(r.account),
         k.exposureSymbols(r.account),
         k.exposureIdle(r.account),
+        k.journalOpen(),
       ],
-      [r.epoch, r.outcome, r.decision, this.decisionTtlMs, r.venueState, r.clientOrderId],
+      [r.epoch, r.outcome, r.decision, this.decisionTtlMs, r.venueState, r.clientOrderId, Date.now()],
     );
   }
 
@@ -130,8 +131,9 @@ export class GatewayStore {
         k.exposure(account),
         k.exposureSymbols(account),
         k.exposureIdle(account),
+        k.journalOpen(),
       ],
-      [epoch, cumQty, terminal ? 1 : 0, venueState, this.decisionTtlMs],
+      [epoch, cumQty, terminal ? 1 : 0, venueState, this.decisionTtlMs, clientOrderId],
     );
   }
 

@@ -9,7 +9,13 @@ import type { ReferencePrices } from '../contracts/reference-price.js';
 import { GatewayError } from '../errors.js';
 import { ExposureLimits } from '../exposure/exposure-limits.js';
 import { JournalReader } from '../journal/journal-reader.js';
-import { type ReconcileResult, reconcileJournal } from '../journal/reconcile.js';
+import {
+  type OpenOrdersResult,
+  type ReconcileDeps,
+  type ReconcileResult,
+  reconcileJournal,
+  syncOpenOrders,
+} from '../journal/reconcile.js';
 import { Keyspace } from '../keys.js';
 import type { Logger } from '../log.js';
 import type { Readiness } from '../ops/server.js';
@@ -57,6 +63,7 @@ export class Gateway {
   private reconcileTimer: NodeJS.Timeout | undefined;
   private reconciling: Promise<unknown> | undefined;
   private lastReconcileResult: ReconcileResult | undefined;
+  private lastOpenOrdersResult: OpenOrdersResult | undefined;
   private revokePermit: () => void = () => {};
   private readonly unsubscribeReports: () => void;
 
@@ -146,7 +153,13 @@ export class Gateway {
       logger,
       metrics: createChannelMetrics(deps.registry),
     });
-    await consumer.ensureGroup();
+    try {
+      await consumer.ensureGroup();
+    } catch (err) {
+      redis.disconnect();
+      blockingRedis.disconnect();
+      throw err;
+    }
     const executions = new ExecutionApplier({
       redis,
       keys,
@@ -183,6 +196,11 @@ export class Gateway {
     return this.lastReconcileResult;
   }
 
+  /** What the open-order sync of the last activate() found. */
+  get lastOpenOrders(): OpenOrdersResult | undefined {
+    return this.lastOpenOrdersResult;
+  }
+
   /** Intents inside the pipeline right now (read, not yet answered). */
   inFlight(): number {
     return this.pipeline.inFlight;
@@ -203,6 +221,10 @@ export class Gateway {
     try {
       const result = await this.reconcile(0);
       this.lastReconcileResult = result;
+      this.lastOpenOrdersResult = await syncOpenOrders(
+        this.reconcileDeps(guarded),
+        this.deps.config.gateway.reconcileBatch,
+      );
       this.pipeline.setPermit(guarded);
       this.consumer.start();
       this.reconcileTimer = setInterval(() => {
@@ -268,25 +290,29 @@ export class Gateway {
   async reconcile(minAgeMs: number): Promise<ReconcileResult> {
     const permit = this.permit;
     if (!permit) throw new GatewayError('GW_ERR_NOT_LEADER', 'no permit');
-    const result = await reconcileJournal(
-      {
-        reader: new JournalReader(this.redis, this.keys),
-        store: this.store,
-        broker: this.deps.broker,
-        dispatcher: this.dispatcher,
-        decisions: this.decisions,
-        permit,
-        clock: this.clock,
-        logger: this.deps.logger,
-        skip: this.dispatching,
-      },
-      { minAgeMs, batch: this.deps.config.gateway.reconcileBatch },
-    );
+    const result = await reconcileJournal(this.reconcileDeps(permit), {
+      minAgeMs,
+      batch: this.deps.config.gateway.reconcileBatch,
+    });
     this.metrics.reconciled.inc({ result: 'found' }, result.found);
     this.metrics.reconciled.inc({ result: 'redispatched' }, result.redispatched);
     this.metrics.reconciled.inc({ result: 'expired' }, result.expired);
     this.metrics.reconciled.inc({ result: 'failed' }, result.failed);
     return result;
+  }
+
+  private reconcileDeps(permit: DispatchPermit): ReconcileDeps {
+    return {
+      reader: new JournalReader(this.redis, this.keys),
+      store: this.store,
+      broker: this.deps.broker,
+      dispatcher: this.dispatcher,
+      decisions: this.decisions,
+      permit,
+      clock: this.clock,
+      logger: this.deps.logger,
+      skip: this.dispatching,
+    };
   }
 
   /** Execution reports applied so far have settled (tests). */

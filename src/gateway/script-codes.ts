@@ -1,7 +1,7 @@
 import type { RejectReason } from '../errors.js';
 
 /**
- * Status codes of the gateway scripts (admitIntent-9, recordOutcome-7, applyExecution-5). One enum for all
+ * Status codes of the gateway scripts (admitIntent-9, recordOutcome-8, applyExecution-6). One enum for all
  * three, so a code means the same thing wherever it appears. Positive/zero: success; negative: the named
  * condition, each mapped to a reject reason or a typed error by the caller.
  */

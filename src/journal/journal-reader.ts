@@ -25,6 +25,11 @@ export class JournalReader {
     );
   }
 
+  /** Client order ids of open NEW orders (DISPATCHED, not closed), oldest first, page by page. */
+  async open(offset: number, limit: number): Promise<string[]> {
+    return this.redis.zrange(this.keys.journalOpen(), offset, offset + limit - 1);
+  }
+
   async admittedCount(): Promise<number> {
     return this.redis.zcard(this.keys.journalAdmitted());
   }

@@ -1,10 +1,11 @@
 import type { BrokerAdapter, OrderState } from '../broker/adapter.js';
 import type { Clock } from '../clock.js';
-import { isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { DecisionFactory } from '../gateway/decision-factory.js';
 import type { DispatchPermit } from '../gateway/dispatch-permit.js';
 import type { AdmittedIntent, Dispatcher } from '../gateway/dispatcher.js';
 import type { GatewayStore } from '../gateway/gateway-store.js';
+import { GatewayScriptCode } from '../gateway/script-codes.js';
 import type { Logger } from '../log.js';
 import type { JournalEntry } from './journal-entry.js';
 import type { JournalReader } from './journal-reader.js';
@@ -139,4 +140,62 @@ function toIntent(e: JournalEntry): AdmittedIntent {
     tif: e.tif,
     target: e.target,
   };
+}
+
+export interface OpenOrdersResult {
+  /** Open orders whose venue status was applied (fills moved, terminal ones closed and released). */
+  synced: number;
+  /** Orders the venue does not know (a venue that lost its book); left as they are for an operator. */
+  unknown: number;
+  failed: number;
+}
+
+/**
+ * Catches exposure up with the venue for every open order (DISPATCHED, not closed): execution reports that
+ * arrived while no gateway held a permit (failover gap, restart) were not applied, and a FILLED or CANCELED
+ * order would otherwise keep its reservation forever. Idempotent: applyExecution works by cumulative qty.
+ */
+export async function syncOpenOrders(deps: ReconcileDeps, batch: number): Promise<OpenOrdersResult> {
+  const result: OpenOrdersResult = { synced: 0, unknown: 0, failed: 0 };
+  let offset = 0;
+  for (;;) {
+    const ids = await deps.reader.open(offset, batch);
+    if (ids.length === 0) break;
+    let closed = 0;
+    for (const coid of ids) {
+      try {
+        const entry = await deps.reader.read(coid);
+        if (!entry) continue;
+        const status = await deps.broker.queryByClientOrderId(coid);
+        if (!status) {
+          result.unknown += 1;
+          continue;
+        }
+        const terminal = TERMINAL.has(status.state);
+        const answer = await deps.store.applyExecution(
+          coid,
+          entry.account,
+          deps.permit.epoch,
+          status.filledQty,
+          terminal,
+          status.state,
+        );
+        if (answer.code === GatewayScriptCode.FENCED) {
+          deps.permit.onFenced(Number(answer.detail));
+          throw new GatewayError('GW_ERR_FENCED', `epoch ${deps.permit.epoch} < ${answer.detail}`);
+        }
+        if (terminal) closed += 1;
+        result.synced += 1;
+      } catch (err) {
+        if (isGatewayError(err, 'GW_ERR_FENCED')) throw err;
+        result.failed += 1;
+        deps.logger.warn({ err, client_order_id: coid }, 'open order not synced with the venue');
+      }
+    }
+    // Closed orders left the index, so the next page starts that much earlier.
+    offset += ids.length - closed;
+    if (ids.length < batch) break;
+  }
+  if (result.synced + result.unknown + result.failed > 0) deps.logger.info(result, 'open orders synced');
+  return result;
 }

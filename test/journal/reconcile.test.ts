@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { TcpBroker } from '../../src/broker/tcp-broker.js';
 import { IntentClient } from '../../src/channel/intent-client.js';
 import type { Config } from '../../src/config/schema.js';
 import { parseDecision } from '../../src/contracts/decision.js';
@@ -155,5 +156,25 @@ describe('journal reconciliation', () => {
     expect((await sim.counters()).duplicateAttempts).toBe(0);
     expect(await r.zcard(keys.journalAdmitted())).toBe(0);
     expect((await exposureOf(redis.url, 'acc-1')).account.rbq).toBe(5_000);
+  });
+
+  it('catches exposure up on activation with orders that closed at the venue while no gateway was active', async () => {
+    const first = await startGateway(config);
+    const c = await client(config);
+    cleanups.push(() => c.close());
+    const open = await c.submit(newIntent(1, { qty: 10, price: 1_000_000 }));
+    const other = await c.submit(newIntent(2, { qty: 3, price: 1_000_000 }));
+    expect(await r.zcard(keys.journalOpen())).toBe(2);
+    await first.close();
+    // The venue cancels one order while nobody holds a permit: its CANCELED report is not applied.
+    const outsider = await TcpBroker.connect(sim.brokerOptions());
+    cleanups.push(() => outsider.close());
+    expect((await outsider.cancel(open.client_order_id ?? '', 0)).state).toBe('CANCELED');
+    expect((await exposureOf(redis.url, 'acc-1')).account.rbq).toBe(13);
+    const second = await startGateway(config);
+    cleanups.push(() => second.close());
+    expect(second.gateway.lastOpenOrders).toMatchObject({ synced: 2, unknown: 0, failed: 0 });
+    expect((await exposureOf(redis.url, 'acc-1')).account).toMatchObject({ rbq: 3, rb: 3_000_000 });
+    expect(await r.zrange(keys.journalOpen(), 0, -1)).toEqual([other.client_order_id]);
   });
 });

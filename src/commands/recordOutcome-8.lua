@@ -15,13 +15,15 @@
     KEYS[5] exposure hash of the entry's account
     KEYS[6] tracked-symbol set of the account (unused; declared so every exposure key is named)
     KEYS[7] idle symbol set of the account
+    KEYS[8] journal open-orders index (NEW orders DISPATCHED and not yet closed)
 
     ARGV[1] caller's fencing epoch
     ARGV[2] outcome: DISPATCHED | REJECTED | EXPIRED | ABORTED
     ARGV[3] decision JSON ("" for ABORTED)
     ARGV[4] dedup window ms (decision TTL; also the journal TTL of a closed entry)
     ARGV[5] venue order state ("" when unknown)
-    ARGV[6] client order id (member of the ADMITTED index)
+    ARGV[6] client order id (member of the ADMITTED and open indexes)
+    ARGV[7] now, wall-clock ms (score in the open index)
 
   Output:
     { 1, lots released}   recorded
@@ -52,8 +54,11 @@ if outcome == "DISPATCHED" then
   rcall("HSET", KEYS[2], "state", "DISPATCHED", "venue_state", ARGV[5])
   rcall("ZREM", KEYS[3], ARGV[6])
   rcall("SET", KEYS[4], ARGV[3], "PX", ttl)
-  if rcall("HGET", KEYS[2], "closed") == "1" or rcall("HGET", KEYS[2], "kind") ~= "NEW" then
+  local e = rcall("HMGET", KEYS[2], "closed", "kind")
+  if e[1] == "1" or e[2] ~= "NEW" then
     rcall("PEXPIRE", KEYS[2], ttl)
+  else
+    rcall("ZADD", KEYS[8], ARGV[7], ARGV[6])
   end
   return {1, 0}
 end

@@ -11,12 +11,14 @@
     KEYS[3] exposure hash of the entry's account
     KEYS[4] tracked-symbol set of the account (unused; declared so every exposure key is named)
     KEYS[5] idle symbol set of the account
+    KEYS[6] journal open-orders index
 
     ARGV[1] caller's fencing epoch
     ARGV[2] cumulative filled lots reported by the venue
     ARGV[3] 1 when the venue state is terminal, else 0
     ARGV[4] venue order state
     ARGV[5] journal TTL of a closed entry (dedup window ms)
+    ARGV[6] client order id (member of the open index)
 
   Output:
     { 1, lots filled now, lots released}   applied (either may be 0)
@@ -59,6 +61,7 @@ rcall("HSET", KEYS[2], "venue_state", ARGV[4])
 if ARGV[3] == "1" then
   released = journalReleaseOpen(KEYS[2], KEYS[3], KEYS[5])
   rcall("HSET", KEYS[2], "closed", 1)
+  rcall("ZREM", KEYS[6], ARGV[6])
   if e[1] ~= "ADMITTED" then
     rcall("PEXPIRE", KEYS[2], ARGV[5])
   end
