@@ -17,8 +17,10 @@ const config = walSection.parse({
   dir,
   fsync,
   fsyncIntervalMs: 5,
-  segmentMaxBytes: 256 * 1024,
+  segmentMaxBytes: 1024 * 1024,
   batchMaxRecords: 2_000,
+  batchMaxBytes: 4 * 1024 * 1024,
+  maxBufferedBytes: 16 * 1024 * 1024,
   disk: { enabled: false },
 });
 const writer = await WalWriter.open(config, {
@@ -34,7 +36,8 @@ for (;;) {
   for (let n = 0; n < 500; n++, i++) {
     const topic = WAL_TOPICS[(i * 7) % WAL_TOPICS.length] as (typeof WAL_TOPICS)[number];
     try {
-      writer.record(topic, { s: writer.lastSeq() + 1, i, pad: 'x'.repeat(i % 64) });
+      // Mostly small records, some large ones: multi-MiB writev calls make a kill mid-write (torn tail) likely.
+      writer.record(topic, { s: writer.lastSeq() + 1, i, pad: 'x'.repeat(i % 97 === 0 ? 16_384 : i % 64) });
     } catch (err) {
       if (!isGatewayError(err, 'GW_ERR_WAL_QUEUE_FULL')) throw err;
       break;
