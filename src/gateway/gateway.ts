@@ -65,6 +65,8 @@ export class Gateway {
   private lastReconcileResult: ReconcileResult | undefined;
   private lastOpenOrdersResult: OpenOrdersResult | undefined;
   private revokePermit: () => void = () => {};
+  private activation: Promise<void> | undefined;
+  private deactivateRequested = false;
   private readonly unsubscribeReports: () => void;
 
   private constructor(
@@ -215,6 +217,16 @@ export class Gateway {
       throw new GatewayError('GW_ERR_INTERNAL', `activate() in state ${this.stateValue}`);
     }
     this.stateValue = 'ACTIVATING';
+    this.deactivateRequested = false;
+    this.activation = this.runActivation(permit);
+    try {
+      await this.activation;
+    } finally {
+      this.activation = undefined;
+    }
+  }
+
+  private async runActivation(permit: DispatchPermit): Promise<void> {
     const guarded = this.guard(permit);
     this.permit = guarded;
     this.executions.setPermit(guarded);
@@ -225,6 +237,9 @@ export class Gateway {
         this.reconcileDeps(guarded),
         this.deps.config.gateway.reconcileBatch,
       );
+      if (this.deactivateRequested || !guarded.mayDispatch()) {
+        throw new GatewayError('GW_ERR_NOT_LEADER', 'deactivated or permit withdrawn during activation');
+      }
       this.pipeline.setPermit(guarded);
       this.consumer.start();
       this.reconcileTimer = setInterval(() => {
@@ -246,8 +261,17 @@ export class Gateway {
     }
   }
 
-  /** Stops reading, lets in-flight intents finish (bounded by gateway.drainTimeoutMs), stops dispatching. */
+  /**
+   * Stops reading, lets in-flight intents finish (bounded by gateway.drainTimeoutMs), stops dispatching.
+   * Called during activate(), it makes the activation stop before consuming (activate rejects
+   * GW_ERR_NOT_LEADER) and resolves once the gateway is STANDBY.
+   */
   async deactivate(): Promise<void> {
+    if (this.stateValue === 'ACTIVATING') {
+      // Let the activation see the request and stop before it starts consuming.
+      this.deactivateRequested = true;
+      await this.activation?.catch(() => {});
+    }
     if (this.stateValue !== 'ACTIVE') return;
     this.stateValue = 'DEACTIVATING';
     clearInterval(this.reconcileTimer);

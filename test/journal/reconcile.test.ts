@@ -6,6 +6,7 @@ import type { Config } from '../../src/config/schema.js';
 import { parseDecision } from '../../src/contracts/decision.js';
 import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
 import type { IntentEnvelope } from '../../src/contracts/intent.js';
+import { isGatewayError } from '../../src/errors.js';
 import { GatewayScriptCode } from '../../src/gateway/script-codes.js';
 import { JournalReader } from '../../src/journal/journal-reader.js';
 import { Keyspace } from '../../src/keys.js';
@@ -176,5 +177,24 @@ describe('journal reconciliation', () => {
     expect(second.gateway.lastOpenOrders).toMatchObject({ synced: 2, unknown: 0, failed: 0 });
     expect((await exposureOf(redis.url, 'acc-1')).account).toMatchObject({ rbq: 3, rb: 3_000_000 });
     expect(await r.zrange(keys.journalOpen(), 0, -1)).toEqual([other.client_order_id]);
+  });
+
+  it('stops before consuming when deactivated during activation (reconciliation still running)', async () => {
+    const g = await startGateway(config, {}, 'warm');
+    cleanups.push(() => g.close());
+    await admitOnly(g, IntentClient.envelope(newIntent(1, { ttl_ms: 60_000 })), Date.now() + 60_000);
+    await sim.setFaults({ latencyMs: 300 });
+    const activation = g.gateway.activate(g.permit).catch((err: unknown) => err);
+    await waitFor('activating', async () => g.gateway.state === 'ACTIVATING');
+    await g.gateway.deactivate();
+    expect(isGatewayError(await activation, 'GW_ERR_NOT_LEADER')).toBe(true);
+    expect(g.gateway.state).toBe('STANDBY');
+    expect(g.gateway.readiness().ready).toBe(false);
+    await sim.setFaults({ latencyMs: 0 });
+    // It can be activated again later, and then decides.
+    await g.gateway.activate(g.permit);
+    const c = await client(config);
+    cleanups.push(() => c.close());
+    expect((await c.submit(newIntent(2))).status).toBe('ACCEPTED');
   });
 });
