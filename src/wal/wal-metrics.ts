@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { WAL_TOPICS } from './recorder.js';
+import type { RecoveryReport } from './recovery.js';
 
 /**
  * The WAL writer's metrics. Per-record counts are kept in plain arrays on the hot path and folded into
@@ -101,5 +102,12 @@ export class WalMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     });
+  }
+
+  countRecovery(report: RecoveryReport): void {
+    for (const t of report.tornBytes) this.tornBytes.inc(t.bytes);
+    for (const q of report.quarantined) this.quarantined.inc({ topic: q.topic });
+    for (const d of report.discarded) this.discardedRecords.inc({ topic: d.topic }, d.records);
+    for (const s of report.sealed) this.sealed.inc({ topic: s.topic });
   }
 }

@@ -1,16 +1,17 @@
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import { type Clock, systemClock } from '../clock.js';
+import { CommitLoop } from './commit-loop.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TopicPolicy, WalConfig } from './config.js';
 import { DISK_LEVELS, type DiskLevel, DiskPressureMonitor } from './disk-pressure-monitor.js';
-import { writeHighWater } from './high-water.js';
 import { LineEncoder } from './line-encoder.js';
 import { assertProducerId } from './producer-id.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
 import { recoverProducer } from './recovery.js';
 import { SegmentFile } from './segment-file.js';
+import { SegmentSealer } from './segment-sealer.js';
 import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
 import { WalMetrics } from './wal-metrics.js';
 
@@ -50,10 +51,10 @@ export class WalWriter implements EventRecorder {
   private readonly clock: Clock;
   private readonly encoder: LineEncoder;
   private readonly metrics: WalMetrics;
+  private readonly loop: CommitLoop;
   private readonly topics: TopicState[];
   private readonly pool: BoundedChunkPool;
-  /** Highest sequence sealed so far (persisted in high-water.json). */
-  private highWater: number;
+  private readonly sealer: SegmentSealer;
   private readonly topicIndex = new Map<string, number>();
   private readonly criticalPolicy: TopicPolicy[];
   private levelRank = 0;
@@ -65,16 +66,10 @@ export class WalWriter implements EventRecorder {
   private pendingCount = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private loopRunning = false;
-  private loopScheduled = false;
-  private again = false;
-  private failures = 0;
   private lastSyncMs: number;
   private delayTimer: NodeJS.Timeout | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
   private readonly tickers: NodeJS.Timeout[] = [];
   private waiters: FlushWaiter[] = [];
-  private readonly failedSeals: { topic: WalTopic; seg: SegmentFile }[] = [];
 
   private constructor(
     private readonly config: WalConfig,
@@ -89,6 +84,14 @@ export class WalWriter implements EventRecorder {
     this.clock = clock;
     this.encoder = new LineEncoder(producerId);
     this.metrics = new WalMetrics(registry);
+    this.loop = new CommitLoop(
+      {
+        commit: () => this.commit(),
+        hasDueWork: () => this.hasDueWork(),
+        onFailure: (err, failures) => this.onCommitFailure(err, failures),
+      },
+      logger,
+    );
     const pool = new BoundedChunkPool(
       CHUNK_BYTES,
       Math.ceil(config.maxBufferedBytes / CHUNK_BYTES) + WAL_TOPICS.length,
@@ -106,7 +109,11 @@ export class WalWriter implements EventRecorder {
     });
     this.criticalPolicy = WAL_TOPICS.map((t) => config.disk.topicPolicies[t]);
     this.nextSeq = nextSeq;
-    this.highWater = nextSeq - 1;
+    this.sealer = new SegmentSealer(join(config.dir, producerId), producerId, nextSeq - 1, {
+      metrics: this.metrics,
+      logger,
+      nowNs: () => clock.wallNs().toString(),
+    });
     this.written = nextSeq - 1;
     this.durable = nextSeq - 1;
     this.lastSyncMs = clock.monoMs();
@@ -126,10 +133,7 @@ export class WalWriter implements EventRecorder {
       ? new DiskPressureMonitor(config.dir, config.disk, { logger, registry: deps.registry })
       : null;
     const writer = new WalWriter(config, deps.producerId, logger, deps.registry, clock, report.nextSeq, disk);
-    for (const t of report.tornBytes) writer.metrics.tornBytes.inc(t.bytes);
-    for (const q of report.quarantined) writer.metrics.quarantined.inc({ topic: q.topic });
-    for (const d of report.discarded) writer.metrics.discardedRecords.inc({ topic: d.topic }, d.records);
-    for (const s of report.sealed) writer.metrics.sealed.inc({ topic: s.topic });
+    writer.metrics.countRecovery(report);
     if (disk) {
       disk.onLevelChange(({ to }) => {
         writer.levelRank = DISK_LEVELS.indexOf(to);
@@ -269,8 +273,8 @@ export class WalWriter implements EventRecorder {
     clearTimeout(this.delayTimer);
     this.disk?.stop();
     await this.flush();
-    await this.waitLoopIdle();
-    await this.retrySeals();
+    await this.loop.idle();
+    await this.sealer.retryFailed();
     for (const state of this.topics) {
       if (state.segment) await this.seal(state);
     }
@@ -303,58 +307,21 @@ export class WalWriter implements EventRecorder {
   }
 
   private kick(): void {
-    if (this.loopRunning) {
-      this.again = true;
-      return;
-    }
-    if (this.loopScheduled || this.retryTimer !== undefined) return;
-    this.loopScheduled = true;
-    setImmediate(() => void this.runLoop());
+    this.loop.kick();
   }
 
-  private async runLoop(): Promise<void> {
-    this.loopScheduled = false;
-    if (this.loopRunning) return;
-    this.loopRunning = true;
-    try {
-      do {
-        this.again = false;
-        await this.commit();
-      } while (
-        this.again ||
-        this.pendingBytes >= this.config.batchMaxBytes ||
-        this.pendingCount >= this.config.batchMaxRecords
-      );
-      this.failures = 0;
-    } catch (err) {
-      this.failures++;
-      this.logger.error(
-        { err, failures: this.failures, buffered_bytes: this.buffered },
-        'WAL commit failed; data kept, retrying',
-      );
-      if (this.closed) {
-        const waiters = this.waiters;
-        this.waiters = [];
-        for (const w of waiters) w.reject(err);
-      } else {
-        const delay = Math.min(MAX_RETRY_DELAY_MS, 10 * 2 ** this.failures);
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.kick();
-        }, delay);
-      }
-    } finally {
-      this.loopRunning = false;
-      this.metrics.bufferedBytes.set(this.buffered);
-      for (const resolve of this.idleWaiters.splice(0)) resolve();
-    }
+  private hasDueWork(): boolean {
+    return this.pendingBytes >= this.config.batchMaxBytes || this.pendingCount >= this.config.batchMaxRecords;
   }
 
-  private readonly idleWaiters: (() => void)[] = [];
-
-  private waitLoopIdle(): Promise<void> {
-    if (!this.loopRunning && !this.loopScheduled) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /** Keeps the data and retries with capped backoff; once closing, fails the waiting flush() calls instead. */
+  private onCommitFailure(err: unknown, failures: number): number | null {
+    this.metrics.bufferedBytes.set(this.buffered);
+    if (!this.closed) return Math.min(MAX_RETRY_DELAY_MS, 10 * 2 ** failures);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(err);
+    return null;
   }
 
   /** One group commit: write every topic's batch, fsync per policy, rotate, release flush waiters. */
@@ -395,8 +362,18 @@ export class WalWriter implements EventRecorder {
       }
     }
     if (syncDue || policy === 'never') this.durable = Math.max(this.durable, this.written);
+    // Release flush() callers before rotation: a failing seal must not hold up records already durable.
+    if (this.waiters.length > 0) {
+      const ready = this.waiters.filter((w) => w.target <= this.durable);
+      this.waiters = this.waiters.filter((w) => w.target > this.durable);
+      for (const w of ready) w.resolve();
+    }
+    this.metrics.lastSeq.set(this.nextSeq - 1);
+    this.metrics.durableSeq.set(this.durable);
+    this.metrics.bufferedBytes.set(this.buffered);
+    if (writing.length > 0) this.metrics.commitSeconds.observe((this.clock.monoMs() - startedMs) / 1000);
 
-    await this.retrySeals();
+    await this.sealer.retryFailed();
     const nowMs = this.clock.monoMs();
     for (const state of this.topics) {
       const seg = state.segment;
@@ -407,15 +384,6 @@ export class WalWriter implements EventRecorder {
       ) {
         await this.seal(state);
       }
-    }
-
-    this.metrics.lastSeq.set(this.nextSeq - 1);
-    this.metrics.durableSeq.set(this.durable);
-    if (writing.length > 0) this.metrics.commitSeconds.observe((this.clock.monoMs() - startedMs) / 1000);
-    if (this.waiters.length > 0) {
-      const ready = this.waiters.filter((w) => w.target <= this.durable);
-      this.waiters = this.waiters.filter((w) => w.target > this.durable);
-      for (const w of ready) w.resolve();
     }
   }
 
@@ -444,36 +412,6 @@ export class WalWriter implements EventRecorder {
   private async seal(state: TopicState): Promise<void> {
     const seg = state.segment as SegmentFile;
     state.segment = null;
-    await this.sealSegmentFile(state.topic, seg);
-  }
-
-  /** Retries seals that failed earlier (in order), so a transient ENOSPC does not leave them unsealed. */
-  private async retrySeals(): Promise<void> {
-    while (this.failedSeals.length > 0) {
-      const { topic, seg } = this.failedSeals[0] as { topic: WalTopic; seg: SegmentFile };
-      this.failedSeals.shift();
-      await this.sealSegmentFile(topic, seg);
-    }
-  }
-
-  private async sealSegmentFile(topic: WalTopic, seg: SegmentFile): Promise<void> {
-    try {
-      const manifest = await seg.seal(this.clock.wallNs().toString());
-      if (manifest.lastSeq > this.highWater) {
-        await writeHighWater(join(this.config.dir, this.producerId), this.producerId, manifest.lastSeq);
-        this.highWater = manifest.lastSeq;
-      }
-      this.metrics.sealed.inc({ topic });
-      this.logger.debug(
-        { segment: manifest.segmentId, records: manifest.recordCount, bytes: manifest.bytes },
-        'WAL segment sealed',
-      );
-    } catch (err) {
-      // Retried at the next commit; if the process dies first, recovery completes it on the next open.
-      this.failedSeals.unshift({ topic, seg });
-      this.metrics.writeErrors.inc({ op: 'seal' });
-      this.logger.error({ err, segment: seg.id }, 'WAL seal failed; will retry');
-      throw err;
-    }
+    await this.sealer.seal(seg);
   }
 }

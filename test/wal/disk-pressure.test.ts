@@ -7,7 +7,7 @@ import type { WalConfigInput } from '../../src/wal/config.js';
 import { DiskPressureMonitor, type LevelChange } from '../../src/wal/disk-pressure-monitor.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 import { tempDir, waitFor } from '../harness/process.js';
-import { allRecords, deps, logSink, metricValue, walConfig } from './wal-fixtures.js';
+import { allRecords, deps, logSink, metricValue, readSegments, walConfig } from './wal-fixtures.js';
 
 const MiB = 1024 * 1024;
 
@@ -96,6 +96,21 @@ describe('disk pressure against the real free space of the temp filesystem', () 
     await writer.close();
   });
 });
+
+/** Writes `path` until the volume has no byte left (ENOSPC). */
+function fillVolume(path: string): void {
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(64 * 1024, 7);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (err) {
+    expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  }
+  try {
+    for (;;) writeSync(fd, block, 0, 512);
+  } catch {}
+  closeSync(fd);
+}
 
 /** A small dedicated filesystem, when this process may mount one (root in CI containers). */
 function mountTmpfs(sizeBytes: number): string | null {
@@ -201,17 +216,7 @@ describe.skipIf(tmpfs === null)('disk pressure on a 16 MiB tmpfs filled for real
     await writer.flush();
     // Fill the volume to the last byte.
     const ballast = join(tmpfs as string, 'ballast-enospc');
-    const fd = openSync(ballast, 'w');
-    const block = Buffer.alloc(64 * 1024, 7);
-    try {
-      for (;;) writeSync(fd, block);
-    } catch (err) {
-      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
-    }
-    try {
-      for (;;) writeSync(fd, block, 0, 512);
-    } catch {}
-    closeSync(fd);
+    fillVolume(ballast);
 
     let accepted = 1;
     for (let i = 0; i < 200; i++, accepted++) writer.record('gateway.fill', { i, pad: 'f'.repeat(100) });
@@ -239,5 +244,31 @@ describe.skipIf(tmpfs === null)('disk pressure on a 16 MiB tmpfs filled for real
     await writer.close();
     const seqs = allRecords(root, 'gw-1').map((r) => r.seq);
     expect(seqs).toEqual(Array.from({ length: accepted }, (_, i) => i + 1));
+  });
+
+  it('retries a seal that failed for lack of space, without a restart', async () => {
+    const root = join(tmpfs as string, 'seal');
+    mkdirSync(root);
+    const d = deps('gw-1');
+    const writer = await WalWriter.open(walConfig(root, { segmentMaxAgeMs: 100 }), d);
+    writer.record('ha.role', { role: 'ACTIVE' });
+    await writer.flush();
+    const ballast = join(tmpfs as string, 'ballast-seal');
+    fillVolume(ballast);
+    // Age rotation now seals: fsync and rename need no space, the manifest does.
+    await waitFor(
+      'a failed seal',
+      async () => (await metricValue(d.registry, 'hft_wal_write_errors_total', { op: 'seal' })) > 0,
+    );
+    expect(readSegments(root, 'gw-1')[0]?.manifest).toBeNull();
+    rmSync(ballast);
+    await waitFor('the seal retried', async () => readSegments(root, 'gw-1')[0]?.manifest !== null);
+    expect(readSegments(root, 'gw-1')[0]).toMatchObject({
+      sealed: true,
+      manifest: { recordCount: 1, lastSeq: 1 },
+    });
+    expect(writer.record('ha.role', { role: 'STANDBY' })).toBe(2);
+    await writer.close();
+    expect(allRecords(root, 'gw-1').map((r) => r.seq)).toEqual([1, 2]);
   });
 });
