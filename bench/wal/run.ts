@@ -2,7 +2,7 @@
  * WAL write throughput: events/s and MB/s for ~100-byte events under each fsync policy, side by side
  * with raw fs.write loops of the same bytes to the same disk, measured in the same run.
  *
- *   npx tsx bench/wal/run.ts [--events 1000000] [--dir /path/on/the/wal/disk]
+ *   npx tsx bench/wal/run.ts [--events 1000000] [--repeat 3] [--dir /path/on/the/wal/disk]
  *
  * Rows:
  * - `encode only`: the writer's per-record work (JSON, escaping, CRC) into a reused buffer, no I/O.
@@ -25,9 +25,15 @@ import type { WalTopic } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '1000000' }, dir: { type: 'string', default: tmpdir() } },
+  options: {
+    events: { type: 'string', default: '1000000' },
+    repeat: { type: 'string', default: '3' },
+    dir: { type: 'string', default: tmpdir() },
+  },
 });
 const EVENTS = Number(values.events);
+/** Each case runs this many times, interleaved, and its best run is reported: the disk is shared. */
+const REPEAT = Number(values.repeat);
 const ROOT = mkdtempSync(join(values.dir as string, 'hft-bench-wal-'));
 const TOPICS: WalTopic[] = ['gateway.intent', 'gateway.decision', 'gateway.fill', 'market.tick'];
 
@@ -49,6 +55,8 @@ interface Row {
   events: number;
   bytes: number;
   seconds: number;
+  /** record() calls refused with GW_ERR_WAL_QUEUE_FULL (the driver then yields and retries). */
+  queueFull?: number;
 }
 const rows: Row[] = [];
 
@@ -109,8 +117,8 @@ function perEventPieces(chunks: Buffer[]): Buffer[] {
   return out;
 }
 
-async function walRun(fsync: 'batch' | 'interval' | 'never'): Promise<void> {
-  const dir = join(ROOT, fsync);
+async function walRun(fsync: 'batch' | 'interval' | 'never', round: number): Promise<void> {
+  const dir = join(ROOT, `${fsync}-${round}`);
   const registry = new Registry();
   const writer = await WalWriter.open(
     walSection.parse({ dir, fsync, disk: { enabled: false }, segmentMaxBytes: 256 * 1024 * 1024 }),
@@ -136,8 +144,18 @@ async function walRun(fsync: 'batch' | 'interval' | 'never'): Promise<void> {
   const metrics = await registry.getMetricsAsJSON();
   const written = metrics.find((m) => m.name === 'hft_wal_bytes_total')?.values ?? [];
   const bytes = written.reduce((n, v) => n + v.value, 0);
-  const note = queueFull ? ` (${queueFull} queue-full waits)` : '';
-  rows.push({ name: `wal fsync=${fsync}${note}`, events: EVENTS, bytes, seconds });
+  rows.push({ name: `wal fsync=${fsync}`, events: EVENTS, bytes, seconds, queueFull });
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The fastest run of each case, in first-seen order. */
+function bestPerCase(all: Row[]): Row[] {
+  const best = new Map<string, Row>();
+  for (const r of all) {
+    const prev = best.get(r.name);
+    if (!prev || r.events / r.seconds > prev.events / prev.seconds) best.set(r.name, r);
+  }
+  return [...best.values()];
 }
 
 let encodedBytes = 0;
@@ -146,16 +164,24 @@ async function main(): Promise<void> {
   const encoded = encodeAll();
   encodedBytes = encoded.bytes;
   rows.push({ name: 'encode only', events: EVENTS, bytes: encoded.bytes, seconds: encoded.seconds });
-  rawWrite('raw write 1MiB', encoded.chunks, false);
-  rawWrite('raw write 1MiB + fdatasync', encoded.chunks, true);
-  for (const policy of ['interval', 'batch', 'never'] as const) await walRun(policy);
-  rawWrite('raw write per event', perEventPieces(encoded.chunks), false);
+  const perEvent = perEventPieces(encoded.chunks);
+  for (let round = 0; round < REPEAT; round++) {
+    if (round > 0) {
+      const again = encodeAll();
+      rows.push({ name: 'encode only', events: EVENTS, bytes: again.bytes, seconds: again.seconds });
+    }
+    rawWrite('raw write 1MiB', encoded.chunks, false);
+    rawWrite('raw write 1MiB + fdatasync', encoded.chunks, true);
+    for (const policy of ['interval', 'batch', 'never'] as const) await walRun(policy, round);
+    rawWrite('raw write per event', perEvent, false);
+  }
   rmSync(ROOT, { recursive: true, force: true });
+  const best = bestPerCase(rows);
 
-  const ceiling = rows.find((r) => r.name === 'raw write 1MiB') as Row;
+  const ceiling = best.find((r) => r.name === 'raw write 1MiB') as Row;
   const fmt = (n: number, w: number) => n.toFixed(w >= 0 ? 2 : 0).padStart(10);
   console.log(
-    `WAL bench: ${EVENTS} events of ~${Math.round(encodedBytes / EVENTS)} bytes on disk each, dir ${values.dir}`,
+    `WAL bench: ${EVENTS} events of ~${Math.round(encodedBytes / EVENTS)} bytes on disk each, dir ${values.dir}, best of ${REPEAT} interleaved runs`,
   );
   console.log(
     `${'case'.padEnd(44)} ${'Mevents/s'.padStart(10)} ${'MB/s'.padStart(10)} ${'vs raw'.padStart(10)}`,
@@ -163,17 +189,19 @@ async function main(): Promise<void> {
   const summary: Record<string, unknown> = {
     bench: 'wal',
     events: EVENTS,
+    repeat: REPEAT,
     bytes_per_event: encodedBytes / EVENTS,
   };
-  for (const r of rows) {
+  for (const r of best) {
     const eps = r.events / r.seconds;
     const mbps = r.bytes / r.seconds / 1e6;
     const ratio = mbps / (ceiling.bytes / ceiling.seconds / 1e6);
     console.log(`${r.name.padEnd(44)} ${fmt(eps / 1e6, 2)} ${fmt(mbps, 2)} ${fmt(ratio, 2)}`);
-    summary[r.name.replace(/ \(.*\)$/, '').replace(/\W+/g, '_')] = {
+    summary[r.name.replace(/\W+/g, '_')] = {
       events_per_s: Math.round(eps),
       mb_per_s: Number(mbps.toFixed(1)),
       ratio_to_raw: Number(ratio.toFixed(3)),
+      ...(r.queueFull ? { queue_full: r.queueFull } : {}),
     };
   }
   console.log(JSON.stringify(summary));
