@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import { TMP_SUFFIX, fsyncDir } from './fs-durable.js';
 import { readHighWater, writeHighWater } from './high-water.js';
 import { MANIFEST_SUFFIX, OPEN_SUFFIX, SEALED_SUFFIX, type SegmentManifest } from './manifest.js';
-import { type SegmentScan, scanSegment, sha256Hex } from './segment-scan.js';
+import { type ScannedRecord, type SegmentScan, scanSegment, sha256Hex } from './segment-scan.js';
 import { sealSegment } from './segment-file.js';
 
 export const QUARANTINE_DIR = 'quarantine';
@@ -99,6 +99,7 @@ export async function recoverProducer(
     }
   }
 
+  await fsyncDir(producerDir); // the topic directories just created
   seenMax = Math.max(seenMax, sealedMax);
   // Sequences above the sealed high-water mark can only be in unsealed segments; find the longest run
   // without a gap.
@@ -113,11 +114,8 @@ export async function recoverProducer(
 
   for (const p of pending) {
     const keep = p.scan.records.filter((r) => r.seq <= contiguous);
-    const keepBytes =
-      keep.length > 0
-        ? (keep[keep.length - 1] as { offset: number; bytes: number }).offset +
-          (keep[keep.length - 1] as { bytes: number }).bytes
-        : 0;
+    const lastKept = keep.at(-1);
+    const keepBytes = lastKept ? lastKept.offset + lastKept.bytes : 0;
     const path = join(p.dir, p.id + p.suffix);
     if (p.scan.tornBytes > 0) {
       report.tornBytes.push({ topic: p.topic, bytes: p.scan.tornBytes });
@@ -141,8 +139,8 @@ export async function recoverProducer(
       await fsyncDir(p.dir);
       continue;
     }
-    const first = keep[0] as { seq: number; tsNs: bigint };
-    const last = keep[keep.length - 1] as { seq: number; tsNs: bigint };
+    const first = keep[0] as ScannedRecord;
+    const last = lastKept as ScannedRecord;
     const manifest = await sealSegment(
       p.dir,
       producerId,
