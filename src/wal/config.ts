@@ -78,6 +78,8 @@ export const walDirectSection = z
     flushIntervalMs: z.number().int().min(1).max(60_000).default(200),
     /** Backoff between failed INSERTs (the batch is kept and retried). */
     retryBackoffMs: z.number().int().min(1).max(60_000).default(500),
+    /** close() waits this long for buffered rows; what is still buffered after it is lost (logged, counted). */
+    closeTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
   })
   .strict();
 

@@ -151,4 +151,24 @@ describe('direct recorder against a real ClickHouse', () => {
     expect(count.trim().split('\t')).toEqual(['1051', '1051', '1051']);
     await client.close();
   });
+
+  it('does not hang shutdown on a ClickHouse outage: close() gives up after closeTimeoutMs and counts the loss', async () => {
+    const sink = logSink();
+    const d = deps('gw-e', sink);
+    const c = config();
+    const recorder = await createRecorder(
+      { ...c, wal: { ...c.wal, direct: { ...c.wal.direct, closeTimeoutMs: 300 } } },
+      d,
+    );
+    await server.kill();
+    for (let i = 0; i < 3; i++) recorder.record('gateway.intent', { i });
+    await recorder.close();
+    expect(await metricValue(d.registry, 'hft_recorder_direct_lost_rows_total')).toBe(3);
+    expect(sink.lines.find((l) => l.level === 'error')).toMatchObject({
+      rows: 3,
+      first_lost_seq: 1,
+      last_lost_seq: 3,
+    });
+    await server.restart();
+  });
 });
