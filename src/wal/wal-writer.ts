@@ -255,10 +255,13 @@ export class WalWriter implements EventRecorder {
   flush(): Promise<void> {
     const target = this.nextSeq - 1;
     if (this.durable >= target) return Promise.resolve();
+    // The writer's own timers are unref'd so an idle writer never holds a process open; a caller awaiting
+    // durability must, or a process whose only work is this flush would exit before it completes.
+    const keepAlive = setInterval(() => {}, 1 << 30);
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ target, resolve, reject });
       this.kick();
-    });
+    }).finally(() => clearInterval(keepAlive));
   }
 
   /** Refuses new records, makes everything recorded durable, seals every open segment. Idempotent. */
