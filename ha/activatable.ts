@@ -6,7 +6,7 @@ import type { DispatchPermit } from '../src/gateway/dispatch-permit.js';
  * consuming under the permit; `deactivate` stops reading and resolves once in-flight intents are finished.
  */
 export interface Activatable {
-  activate(permit: DispatchPermit): Promise<void>;
+  activate(permit: DispatchPermit): Promise<unknown>;
   deactivate(): Promise<void>;
   /** Intents read but not yet answered (for the drill report); absent when the target cannot tell. */
   inFlight?(): number;

@@ -288,11 +288,14 @@ export class HaController {
       this.fence(term, `activation failed: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
-    if (this.term === term) {
-      this.lastFailoverMs = Math.round(this.clock.monoMs() - wonAtMs);
-      metrics.lastFailover.set(this.lastFailoverMs / 1000);
-      logger.info({ epoch, takeover_ms: this.lastFailoverMs }, 'activated: dispatching under the lease');
+    if (this.term !== term) {
+      // Fenced while activating: the fence's deactivate may have run before activation finished.
+      await this.deactivateTarget();
+      return;
     }
+    this.lastFailoverMs = Math.round(this.clock.monoMs() - wonAtMs);
+    metrics.lastFailover.set(this.lastFailoverMs / 1000);
+    logger.info({ epoch, takeover_ms: this.lastFailoverMs }, 'activated: dispatching under the lease');
   }
 
   private async renewLoop(term: Term): Promise<void> {
