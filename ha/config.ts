@@ -49,8 +49,11 @@ export const haSection = z
     nodeTimeoutMs: z.number().int().min(5).max(10_000).default(100),
     /** Planned step-down: longest wait for in-flight intents before the lease is released anyway. */
     stepDownTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
-    /** After stepping down or being fenced, wait this long before contending again (lets a standby win). */
-    standbyHoldoffMs: z.number().int().min(0).max(600_000).default(1_000),
+    /**
+     * After stepping down or being fenced, wait this long before contending again, so a standby (polling every
+     * acquireRetryMs ± jitter) wins. Longer only delays the next handover when several drills run back to back.
+     */
+    standbyHoldoffMs: z.number().int().min(0).max(600_000).default(300),
     /** How often each gateway publishes its status (for `hft ha status`) to the state Redis. */
     statusIntervalMs: z.number().int().min(50).max(60_000).default(250),
     /** Cap of the HA transition event stream in the state Redis (approximate MAXLEN). */
