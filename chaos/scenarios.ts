@@ -148,8 +148,9 @@ const stateRedis: Body = async (run) => {
     cluster.redis.hgetall(cluster.keys.policy()).catch(() => undefined),
   );
   run.notes.push(`policy after the outage: ${policyDuring.mode ?? 'NORMAL'} (${policyDuring.reason ?? ''})`);
-  // HALT is left only by an operator: this is the runbook step (hft policy resume).
-  await cluster.operatorResume('state Redis back (chaos)');
+  // The local HALT while Redis was gone lifts by itself; a cluster HALT/DEGRADED needs the operator step.
+  if (policyDuring.mode && policyDuring.mode !== 'NORMAL')
+    await cluster.operatorResume('state Redis back (chaos)');
   await waitFor(
     'decisions flowing again after the state Redis restart',
     async () => cluster.workers.reduce((n, w) => n + (w.stats().accepted ?? 0), 0) > before + 20,

@@ -99,6 +99,23 @@ describe('HA gateway processes', () => {
     expect(status.epoch).toBe(await cluster.currentEpoch());
   });
 
+  it('hft policy halt and resume change the cluster policy through the operator script', async () => {
+    const env = {
+      ...process.env,
+      HFT__REDIS__STATE_URL: cluster.state.url,
+      HFT__REDIS__KEY_PREFIX: KEY_PREFIX,
+    };
+    const hft = (...args: string[]) => run(process.execPath, ['--import', 'tsx', HFT, ...args], { env });
+    await hft('policy', 'halt', '--reason', 'test halt', '--operator', 'tester');
+    expect(await cluster.redis.hget(cluster.keys.policy(), 'mode')).toBe('HALT');
+    await expect(hft('policy', 'halt')).rejects.toMatchObject({ code: 2 });
+    await hft('policy', 'resume', '--reason', 'test over', '--operator', 'tester');
+    expect(await cluster.redis.hgetall(cluster.keys.policy())).toMatchObject({
+      mode: 'NORMAL',
+      actor: 'operator:tester',
+    });
+  });
+
   it('after all of it: no duplicate, no lost acknowledged intent, no stale-epoch order at the venue', async () => {
     const reports = await cluster.finishWorkers();
     const orders = await cluster.venue.orders();
