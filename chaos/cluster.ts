@@ -127,8 +127,18 @@ export class WorkerNode {
     readonly reportFile: string,
   ) {}
 
-  start(): void {
-    this.proc = spawnTs(WORKER_MAIN, [this.args]);
+  /** Resolves once the worker is connected to the state Redis and about to submit. */
+  async start(): Promise<void> {
+    const proc = spawnTs(WORKER_MAIN, [this.args]);
+    this.proc = proc;
+    await waitFor(
+      `${this.id} ready`,
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`${this.id} exited: ${proc.output().slice(-2000)}`);
+        return proc.output().includes('"event":"worker.ready"');
+      },
+      { timeoutMs: 60_000, intervalMs: 20 },
+    );
   }
 
   /** Latest stats line the worker printed. */
@@ -203,9 +213,9 @@ export class Cluster {
         workerArgs(opts, id, state, join(workDir, `${id}.json`)),
         join(workDir, `${id}.json`),
       );
-      worker.start();
       cluster.workers.push(worker);
     }
+    await Promise.all(cluster.workers.map((w) => w.start()));
     return cluster;
   }
 

@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     channel: { ...config.channel, attemptTimeoutMs: 1_000, maxAttempts: 3, retryBaseMs: 20, retryMaxMs: 200 },
     clientId: opts.id,
   });
+  process.stdout.write(`${JSON.stringify({ event: 'worker.ready', id: opts.id })}\n`);
   const outcomes: IntentOutcome[] = [];
   const stats: WorkerReport['stats'] = {
     submitted: 0,
