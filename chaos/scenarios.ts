@@ -160,11 +160,12 @@ const stateRedis: Body = async (run) => {
   const { cluster } = run;
   await cluster.waitForLeader();
   await sleep(500);
-  const before = cluster.workers.reduce((n, w) => n + (w.stats().accepted ?? 0), 0);
   await cluster.state.kill();
   await sleep(3_000);
   await cluster.state.restart();
   const restartedAt = Date.now();
+  // Taken after the outage: nothing can be accepted while the state Redis is gone.
+  const before = cluster.workers.reduce((n, w) => n + (w.stats().accepted ?? 0), 0);
   let resumedAfterMs = 0;
   await Promise.all([
     // The local HALT while Redis was gone lifts by itself; a cluster HALT/DEGRADED needs the operator step.
