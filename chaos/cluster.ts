@@ -201,7 +201,9 @@ export class Cluster {
     for (let i = 1; i <= opts.gateways; i += 1) {
       const id = `gw-${i}`;
       const port = await freePort();
-      gateways.push(new GatewayNode(id, port, gatewayEnv(opts, id, port, leaseNodes, state, venue)));
+      gateways.push(
+        new GatewayNode(id, port, gatewayEnv(opts, id, port, leaseNodes, state, venue, join(workDir, 'wal'))),
+      );
     }
     const cluster = new Cluster(opts, leaseNodes, state, venue, gateways, redis);
     await Promise.all(gateways.map((g) => g.start()));
@@ -274,10 +276,12 @@ function gatewayEnv(
   leaseNodes: RedisServer[],
   state: RedisServer,
   venue: VenueSim,
+  walDir: string,
 ): Record<string, string> {
   const limits = clusterLimits(opts);
   return {
     HFT__PROCESS_ID: id,
+    HFT__WAL__DIR: walDir,
     HFT__LOG__LEVEL: opts.logLevel ?? 'info',
     HFT__REDIS__STATE_URL: state.url,
     HFT__REDIS__KEY_PREFIX: KEY_PREFIX,

@@ -10,6 +10,7 @@ import { PolicyStore } from '../policy/policy-store.js';
 import { StormGuard } from '../policy/storm-guard.js';
 import { ReferencePriceBook } from '../quotes/reference-price-book.js';
 import { Scripts } from '../redis/scripts.js';
+import { type Recorder, createRecorder } from '../wal/create-recorder.js';
 import { GatewayHa } from '../../ha/gateway-ha.js';
 import { FixedEpochPermit } from './fixed-epoch-permit.js';
 import { Gateway } from './gateway.js';
@@ -17,6 +18,8 @@ import { Gateway } from './gateway.js';
 export interface GatewayProcess {
   readonly gateway: Gateway;
   readonly ops: OpsServer;
+  /** WAL-first (or direct) recorder of the gateway's events: intents, decisions, dispatches, acks, fills. */
+  readonly recorder: Recorder;
   /** Listens on the ops port, takes the permit, activates. Returns the ops server address. */
   start(): Promise<string>;
   /** Clean shutdown: stop consuming, finish in-flight intents, close everything. */
@@ -49,11 +52,14 @@ export async function createGatewayProcess(
   let policyStore: PolicyStore | undefined;
   let guard: StormGuard | undefined;
   let gateway: Gateway;
+  // Opened before the gateway so recovery of a crashed WAL (torn tails, sealing) happens before any intent.
+  const recorder = await createRecorder(config, { producerId: config.processId, logger, registry });
   try {
     gateway = await Gateway.create({
       config,
       broker,
       prices,
+      recorder,
       logger,
       registry,
       policy: {
@@ -63,7 +69,7 @@ export async function createGatewayProcess(
       },
     });
   } catch (err) {
-    await broker.close();
+    await Promise.allSettled([broker.close(), recorder.close()]);
     throw err;
   }
   const scripts = new Scripts();
@@ -108,6 +114,7 @@ export async function createGatewayProcess(
   return {
     gateway,
     ops,
+    recorder,
     async start() {
       const address = await ops.listen(config.ops.host, config.ops.port);
       await policyStore?.start();
@@ -126,6 +133,8 @@ export async function createGatewayProcess(
     async stop() {
       await ha?.stop();
       await gateway.close();
+      // After the gateway: every event of the intents it finished is recorded, then sealed durably.
+      await recorder.close();
       unwatchBroker();
       guard?.stop();
       policyStore?.stop();

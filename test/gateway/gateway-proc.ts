@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Spawned, spawnTs, waitFor } from '../harness/process.js';
+import { type Spawned, spawnTs, tempDir, waitFor } from '../harness/process.js';
 import type { VenueSim } from '../harness/venue-sim.js';
 
 const MAIN = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'src', 'gateway', 'main.ts');
@@ -21,6 +21,7 @@ export class GatewayProc {
       env: {
         ...process.env,
         HFT__PROCESS_ID: 'gw-proc',
+        HFT__WAL__DIR: tempDir('gateway-wal'),
         HFT__REDIS__STATE_URL: redisUrl,
         HFT__BROKER__HOST: sim.host,
         HFT__BROKER__PORT: String(sim.orderPort),

@@ -1,6 +1,11 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IntentClient } from '../../src/channel/intent-client.js';
+import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
+import { decodeRecord } from '../../src/wal/record.js';
 import { newIntent } from '../fixtures/intents.js';
-import { waitFor } from '../harness/process.js';
+import { tempDir, waitFor } from '../harness/process.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { VenueSim } from '../harness/venue-sim.js';
 import { client, gatewayConfig } from './gateway-env.js';
@@ -46,6 +51,40 @@ describe('gateway process (src/gateway/main.ts)', () => {
     } finally {
       await sim.setFaults({ outage: false });
       expect(await proc.stop()).toBe(0);
+    }
+  });
+
+  it('records the intent, its dispatch, ack and decision WAL-first, sealed on SIGTERM', async () => {
+    const walDir = tempDir('gateway-wal-check');
+    const proc = await GatewayProc.start(redis.url, sim, { HFT__WAL__DIR: walDir });
+    const envelope = IntentClient.envelope(newIntent(42));
+    try {
+      const c = await client(gatewayConfig(redis.url, sim));
+      expect((await c.submit(envelope)).status).toBe('ACCEPTED');
+      await c.close();
+    } finally {
+      expect(await proc.stop()).toBe(0);
+    }
+    const seen = new Map<string, string[]>();
+    const producerDir = join(walDir, 'gw-proc');
+    for (const topic of readdirSync(producerDir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+      const dir = join(producerDir, topic.name);
+      const files = readdirSync(dir);
+      expect(files.filter((f) => f.endsWith('.open'))).toEqual([]); // everything sealed on clean shutdown
+      for (const file of files.filter((f) => f.endsWith('.seg'))) {
+        const buf = readFileSync(join(dir, file));
+        for (let offset = 0; offset < buf.length; ) {
+          const result = decodeRecord(buf, offset);
+          if (!result.ok) throw new Error(`${file}: ${result.detail}`);
+          offset += result.bytes;
+          seen.set(topic.name, [...(seen.get(topic.name) ?? []), result.record.payload]);
+        }
+      }
+    }
+    for (const topic of ['gateway.intent', 'gateway.dispatch', 'gateway.ack', 'gateway.decision']) {
+      const ids = [envelope.intent_id, deriveClientOrderId(envelope.idempotency_key)];
+      const found = seen.get(topic)?.some((payload) => ids.some((id) => payload.includes(id)));
+      expect(found, topic).toBe(true);
     }
   });
 });
