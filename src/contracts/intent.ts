@@ -76,7 +76,7 @@ const STRING_FIELDS: Readonly<Record<string, StringRule>> = {
   intent_id: { max: 64, alphabet: ID_ALPHABET },
   symbol: { max: 32, alphabet: SYMBOL_ALPHABET },
 };
-const REQUIRED = [
+export const REQUIRED_FIELDS = [
   'schema_version',
   'trace_id',
   'strategy_id',
@@ -92,7 +92,9 @@ const REQUIRED = [
   'price',
   'tif',
 ] as const;
-const ALLOWED = new Set<string>([...REQUIRED, 'target_client_order_id']);
+/** Every field v1 defines, in wire order. */
+export const ENVELOPE_FIELDS = [...REQUIRED_FIELDS, 'target_client_order_id'] as const;
+const ALLOWED = new Set<string>(ENVELOPE_FIELDS);
 export const MAX_TTL_MS = 86_400_000;
 
 /** Parses wire text into a validated envelope, or throws {@link EnvelopeError} with a stable reason. */
@@ -125,7 +127,7 @@ export function validateEnvelope(value: unknown): IntentEnvelope {
   for (const key of Object.keys(obj)) {
     if (!ALLOWED.has(key)) throw new EnvelopeError('ENVELOPE_UNKNOWN_FIELD', key, 'not defined in v1');
   }
-  for (const key of REQUIRED) {
+  for (const key of REQUIRED_FIELDS) {
     if (obj[key] === undefined) throw new EnvelopeError('ENVELOPE_MISSING_FIELD', key, 'required');
   }
   for (const [field, rule] of Object.entries(STRING_FIELDS)) checkString(obj, field, rule);
@@ -214,7 +216,7 @@ function checkTarget(obj: Record<string, unknown>, kind: IntentKind): void {
 /** Serializes an envelope with its fields in a fixed order (stable bytes for logs and the WAL). */
 export function serializeEnvelope(envelope: IntentEnvelope): string {
   const ordered: Record<string, unknown> = {};
-  for (const key of REQUIRED) ordered[key] = envelope[key];
+  for (const key of REQUIRED_FIELDS) ordered[key] = envelope[key];
   if (envelope.target_client_order_id !== undefined)
     ordered.target_client_order_id = envelope.target_client_order_id;
   return JSON.stringify(ordered);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IntentClient } from '../../src/channel/intent-client.js';
 import type { Config } from '../../src/config/schema.js';
 import { parseDecision } from '../../src/contracts/decision.js';
-import { serializeEnvelope } from '../../src/contracts/intent.js';
+import { ENVELOPE_FIELDS, serializeEnvelope } from '../../src/contracts/intent.js';
 import { CODES } from '../../src/errors.js';
 import { connectRedis } from '../../src/redis/connect.js';
 import { newIntent } from '../fixtures/intents.js';
@@ -33,23 +33,7 @@ afterAll(async () => {
   await Promise.all([redis.stop(), sim.stop()]);
 });
 
-const FIELDS = [
-  'schema_version',
-  'trace_id',
-  'strategy_id',
-  'account',
-  'intent_id',
-  'source_ts_ns',
-  'idempotency_key',
-  'ttl_ms',
-  'kind',
-  'symbol',
-  'side',
-  'qty',
-  'price',
-  'tif',
-  'target_client_order_id',
-] as const;
+const FIELDS = ENVELOPE_FIELDS;
 
 type Mutation =
   | { op: 'delete'; field: number }

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Spawned, freePort, spawnTracked, tempDir, waitFor } from './process.js';
+import { ManagedServer } from './managed-server.js';
+import { freePort, spawnTracked, tempDir, waitFor } from './process.js';
 
 const SYSTEM_CONFIG_DIR = '/etc/clickhouse-server';
 
@@ -8,14 +9,14 @@ const SYSTEM_CONFIG_DIR = '/etc/clickhouse-server';
  * A real clickhouse-server (Debian's 18.16) from a copy of the system config with its paths and ports
  * rewritten into a temp dir. kill()/restart() keep the ports and the data.
  */
-export class ClickHouseServer {
-  private proc: Spawned | undefined;
-
+export class ClickHouseServer extends ManagedServer {
   private constructor(
     readonly httpPort: number,
     readonly dir: string,
     private readonly configFile: string,
-  ) {}
+  ) {
+    super();
+  }
 
   static async start(): Promise<ClickHouseServer> {
     const dir = tempDir('clickhouse');
@@ -48,11 +49,7 @@ export class ClickHouseServer {
     return `http://127.0.0.1:${this.httpPort}`;
   }
 
-  get running(): boolean {
-    return this.proc?.child.exitCode === null;
-  }
-
-  private async launch(): Promise<void> {
+  protected async launch(): Promise<void> {
     this.proc = spawnTracked('clickhouse-server', [`--config-file=${this.configFile}`], { cwd: this.dir });
     await waitFor(
       `clickhouse-server on ${this.httpPort}`,
@@ -72,22 +69,5 @@ export class ClickHouseServer {
     const body = await res.text();
     if (!res.ok) throw new Error(`ClickHouse ${res.status}: ${body}`);
     return body;
-  }
-
-  async kill(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGKILL');
-    await this.proc.exited();
-  }
-
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.launch();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGTERM');
-    await this.proc.exited();
   }
 }

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { type Spawned, freePort, spawnTracked, tempDir, waitFor } from './process.js';
+import { ManagedServer } from './managed-server.js';
+import { freePort, spawnTracked, tempDir, waitFor } from './process.js';
 
 export interface RedisServerOptions {
   /** AOF with fsync on every write: the state Redis setting, so data survives kill -9 and restart. */
@@ -8,14 +9,14 @@ export interface RedisServerOptions {
 }
 
 /** A real redis-server on a free port in its own temp dir. kill()/restart() keep the port and the data. */
-export class RedisServer {
-  private proc: Spawned | undefined;
-
+export class RedisServer extends ManagedServer {
   private constructor(
     readonly port: number,
     readonly dir: string,
     private readonly opts: RedisServerOptions,
-  ) {}
+  ) {
+    super();
+  }
 
   static async start(opts: RedisServerOptions = {}): Promise<RedisServer> {
     const server = new RedisServer(await freePort(), tempDir('redis'), opts);
@@ -27,11 +28,7 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  get running(): boolean {
-    return this.proc?.child.exitCode === null;
-  }
-
-  private async launch(): Promise<void> {
+  protected async launch(): Promise<void> {
     const args = [
       '--port',
       String(this.port),
@@ -70,23 +67,5 @@ export class RedisServer {
     } finally {
       probe.disconnect();
     }
-  }
-
-  /** SIGKILL, as a crash would. */
-  async kill(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGKILL');
-    await this.proc.exited();
-  }
-
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.launch();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGTERM');
-    await this.proc.exited();
   }
 }

@@ -1,0 +1,38 @@
+import type { Spawned } from './process.js';
+
+/**
+ * Lifecycle shared by the real servers tests run (redis-server, clickhouse-server): subclasses say how
+ * to launch and when the server answers; kill()/restart()/stop() keep the port and the data directory,
+ * so a test can crash a server and bring the same one back.
+ */
+export abstract class ManagedServer {
+  protected proc: Spawned | undefined;
+
+  /** Spawns the server and resolves once it answers. */
+  protected abstract launch(): Promise<void>;
+
+  get running(): boolean {
+    return this.proc?.child.exitCode === null;
+  }
+
+  /** SIGKILL, as a crash would. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.launch();
+  }
+
+  /** SIGTERM: a clean shutdown. */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  private async signal(signal: NodeJS.Signals): Promise<void> {
+    if (!this.proc || !this.running) return;
+    this.proc.child.kill(signal);
+    await this.proc.exited();
+  }
+}
