@@ -52,7 +52,11 @@ export const CODES = Object.freeze({
   GW_ERR_WAL_CLOSED: error(503, false, 'WAL writer is closed'),
   GW_ERR_WAL_QUEUE_FULL: error(503, true, 'WAL append buffer is full'),
   GW_ERR_WAL_CORRUPT: error(500, false, 'WAL segment is corrupt and was quarantined'),
-  GW_ERR_WAL_RECORD_INVALID: error(400, false, 'WAL record refused: unknown topic, payload not JSON, or too large'),
+  GW_ERR_WAL_RECORD_INVALID: error(
+    400,
+    false,
+    'WAL record refused: unknown topic, payload not JSON, or too large',
+  ),
   // ── loaders ────────────────────────────────────────────────────────────────────────────────
   GW_ERR_REDIS_EVICTION_POLICY: error(
     500,
