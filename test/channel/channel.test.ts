@@ -249,6 +249,12 @@ describe('intent channel across a Redis restart', () => {
     const codes = new Set(failures.map((f) => f.code));
     for (const code of codes) expect(['GW_ERR_REDIS_UNAVAILABLE', 'GW_ERR_SUBMIT_TIMEOUT']).toContain(code);
     expect(failures.length).toBeGreaterThan(0); // Redis really was gone for part of the run
+    // The connections reconnect by themselves (capped backoff, up to 1 s between tries): wait for that,
+    // without restarting anything, before checking what every intent's decision is.
+    await waitFor(
+      'client recovered',
+      async () => !((await settled(c.submit(newIntent(0)))) instanceof GatewayError),
+    );
     // Every intent, failed or not, now gets a decision; the ones decided before the crash keep theirs.
     const again = await Promise.all(Array.from({ length: 300 }, (_, i) => c.submit(newIntent(i))));
     expect(again.every((d) => d.status === 'ACCEPTED')).toBe(true);
