@@ -2,8 +2,15 @@
  * One OS process of the exposure concurrency test: runs a full Gateway (its own consumer in the shared
  * group, its own TcpBroker) under the epoch the parent took, and submits its share of conflicting intents
  * through the channel. Prints one JSON line: {decisions: Decision[]}.
- * argv: <configJson> <childIndex> <intentCount>
+ * argv: <configJson> <childIndex> <intentCount> <processCount>
+ *
+ * All children share one epoch, which no production topology does: a gateway's activation reconciles
+ * every ADMITTED journal entry (minAge 0, as on a lease takeover), so a child activating while a peer is
+ * already dispatching would resend the peer's intents whose first send is still on its way (refused by
+ * the venue as a duplicate client order id, but an attempt all the same). Hence the barrier: nobody
+ * submits until every child is ACTIVE.
  */
+import type { Redis } from 'ioredis';
 import { IntentClient } from '../../src/channel/intent-client.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -11,8 +18,15 @@ import type { IntentInput } from '../../src/contracts/intent.js';
 import type { DispatchPermit } from '../../src/gateway/dispatch-permit.js';
 import { startGateway } from '../gateway/gateway-env.js';
 
+const ACTIVE_COUNT_KEY = 'test:exposure:active-children';
+
 async function main(): Promise<void> {
-  const [configJson, indexText, countText] = process.argv.slice(2) as [string, string, string];
+  const [configJson, indexText, countText, processesText] = process.argv.slice(2) as [
+    string,
+    string,
+    string,
+    string,
+  ];
   const index = Number(indexText);
   const config = loadConfig({
     overrides: { ...(JSON.parse(configJson) as ConfigInput), processId: `gw-child-${index}` },
@@ -28,6 +42,7 @@ async function main(): Promise<void> {
     },
   };
   await g.gateway.activate(permit);
+  await allActive(g.gateway.redis, Number(processesText));
   const c = await IntentClient.connect({
     redisUrl: config.redis.stateUrl,
     keyPrefix: config.redis.keyPrefix,
@@ -60,6 +75,13 @@ async function main(): Promise<void> {
   await c.close();
   await g.close();
   process.exit(0);
+}
+
+async function allActive(redis: Redis, processes: number): Promise<void> {
+  await redis.incr(ACTIVE_COUNT_KEY);
+  while (Number(await redis.get(ACTIVE_COUNT_KEY)) < processes) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 main().catch((err: unknown) => {

@@ -36,11 +36,10 @@ describe('V-GW-EXPOSURE-LIMIT under concurrency', () => {
       redis: { stateUrl: redis.url },
       broker: { host: sim.host, port: sim.orderPort, requestTimeoutMs: 2_000 },
       channel: { blockMs: 20, claimIdleMs: 1_000, claimIntervalMs: 100, attemptTimeoutMs: 5_000 },
-      // Four ACTIVE gateways share one epoch here (not a production topology): with a short reconcile
-      // age, a peer's periodic reconciliation re-dispatches an intent whose first send is still queued
-      // behind a starved event loop (seen on a loaded CI machine: refused by the venue as a duplicate
-      // client order id, but an attempt all the same). This test is about exposure, so reconciliation
-      // stays out of the way; test/journal/reconcile.test.ts covers it.
+      // Four ACTIVE gateways share one epoch here (not a production topology; see exposure-child.ts):
+      // a peer's periodic reconciliation would resend an intent whose first send is still queued behind
+      // a starved event loop. This test is about exposure, so reconciliation stays out of the way;
+      // test/journal/reconcile.test.ts covers it.
       gateway: { reconcileMinAgeMs: 120_000 },
       risk: {
         rejectWithoutReference: false,
@@ -56,7 +55,7 @@ describe('V-GW-EXPOSURE-LIMIT under concurrency', () => {
       log: { level: 'warn' },
     };
     const children = Array.from({ length: PROCESSES }, (_, i) =>
-      spawnTs(CHILD, [JSON.stringify(config), String(i), String(PER_PROCESS)]),
+      spawnTs(CHILD, [JSON.stringify(config), String(i), String(PER_PROCESS), String(PROCESSES)]),
     );
     const codes = await Promise.all(children.map((c) => c.exited()));
     expect(codes, children.map((c) => c.output()).join('\n')).toEqual(children.map(() => 0));
