@@ -7,10 +7,17 @@ import { type PolicyMode, SEVERITY, moreSevere } from './policy-mode.js';
 import type { PolicyStore } from './policy-store.js';
 import { WindowCounter } from './window-counter.js';
 
-/** Rejects that are the policy's own answers: counting them as a storm would feed back on itself. */
-const POLICY_REJECTS: ReadonlySet<RejectReason> = new Set<RejectReason>([
+/**
+ * Rejects that say nothing about the order flow, so never count towards a reject storm:
+ * - the policy's own answers (POLICY_*): counting them would feed back on itself and hold the mode;
+ * - TTL_EXPIRED: the gateway's own lateness (a failover or a backlog longer than the intents' ttl), which
+ *   has its own signals (queue lag, failover duration). Counted, every failover longer than the ttl
+ *   turned the cluster reduce-only until an operator resumed it, with nothing wrong in the flow.
+ */
+const NOT_STORM_EVIDENCE: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'POLICY_HALT',
   'POLICY_REDUCE_ONLY',
+  'TTL_EXPIRED',
 ]);
 
 export interface StormGuardDeps {
@@ -129,9 +136,9 @@ export class StormGuard {
     if (this.redisDown) this.setRedisDown(false);
   }
 
-  /** One decision: null reason for accepted. Policy rejects are not counted (see POLICY_REJECTS). */
+  /** One decision: null reason for accepted. Some rejects are not counted (see NOT_STORM_EVIDENCE). */
   observeDecision(reason: RejectReason | null): void {
-    if (reason !== null && POLICY_REJECTS.has(reason)) return;
+    if (reason !== null && NOT_STORM_EVIDENCE.has(reason)) return;
     this.decisions.add(reason !== null, this.deps.clock.monoMs());
   }
 

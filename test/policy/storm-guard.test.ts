@@ -145,9 +145,11 @@ describe('StormGuard', () => {
     expect(await storedMode()).toBe('DEGRADED');
   });
 
-  it('trips DEGRADED on a reject storm, not counting the policy’s own rejects', async () => {
+  it('trips DEGRADED on a reject storm, not counting the policy’s own rejects nor expired intents', async () => {
     const { guard, storedMode } = await setup();
     for (let i = 0; i < 50; i++) guard.observeDecision('POLICY_HALT');
+    for (let i = 0; i < 50; i++) guard.observeDecision('POLICY_REDUCE_ONLY');
+    for (let i = 0; i < 50; i++) guard.observeDecision('TTL_EXPIRED');
     for (let i = 0; i < 3; i++) guard.observeDecision(null);
     for (let i = 0; i < 7; i++) guard.observeDecision('RISK_MAX_QTY'); // 700 per mille < 800
     guard.evaluate();
