@@ -47,6 +47,7 @@ export const CODES = Object.freeze({
   GW_ERR_BROKER_TIMEOUT: error(504, false, 'broker did not answer; outcome unknown, reconcile before retry'),
   // ── gateway pipeline ───────────────────────────────────────────────────────────────────────
   GW_ERR_INTENT_IN_FLIGHT: error(409, true, 'another delivery of this idempotency key is being dispatched'),
+  GW_ERR_SEND_WINDOW_PASSED: error(503, true, 'dispatch attempt older than its send window; order not sent'),
   // ── WAL ────────────────────────────────────────────────────────────────────────────────────
   GW_ERR_WAL_HALTED: error(507, true, 'WAL refuses appends: disk pressure HALT or topic policy halt'),
   GW_ERR_WAL_CLOSED: error(503, false, 'WAL writer is closed'),

@@ -3,12 +3,17 @@
   policy → exposure check-and-reserve → dispatch journal entry ADMITTED. Nothing is written unless the
   intent is admitted, so every reject leaves Redis exactly as it was.
 
+  The entry also records dispatch attempt 1 (attempt, attempt_ms by this Redis server's clock,
+  attempt_epoch): the caller sends right after this answer, only within its send window, and
+  reconciliation leaves the entry alone until that attempt is older than its orphan age (markAttempt-3).
+  The ADMITTED index is scored by attempt_ms, the same clock reconciliation reads with TIME.
+
   Input:
     KEYS[1] fencing epoch
     KEYS[2] policy hash (field mode: NORMAL | DEGRADED | HALT; missing = NORMAL)
     KEYS[3] decision key of the idempotency key (the dedup window)
     KEYS[4] journal entry of this intent's client order id (the in-flight marker)
-    KEYS[5] journal ADMITTED index (sorted set, score admit ms)
+    KEYS[5] journal ADMITTED index (sorted set, score: start of the latest dispatch attempt, server ms)
     KEYS[6] exposure hash of the account
     KEYS[7] tracked-symbol set of the account
     KEYS[8] idle (zero-balance) symbol set of the account
@@ -96,13 +101,16 @@ local price = tonumber(ARGV[11])
 local nowMs = ARGV[13]
 
 local function journal(notional, openQty)
+  local t = rcall("TIME")
+  local attemptMs = string.format("%d", t[1] * 1000 + math.floor(t[2] / 1000))
   rcall("HSET", KEYS[4],
     "state", "ADMITTED", "kind", kind, "key", ARGV[5], "coid", coid, "account", account,
     "strategy", strategy, "symbol", symbol, "side", side, "qty", ARGV[10], "price", ARGV[11],
     "tif", ARGV[12], "notional", string.format("%d", notional), "open_qty", openQty, "filled_qty", 0,
     "epoch", ARGV[1], "admitted_ms", nowMs, "deadline_ms", ARGV[14], "trace_id", ARGV[19],
-    "intent_id", ARGV[20], "source_ts_ns", ARGV[21], "target", ARGV[22])
-  rcall("ZADD", KEYS[5], nowMs, coid)
+    "intent_id", ARGV[20], "source_ts_ns", ARGV[21], "target", ARGV[22],
+    "attempt", 1, "attempt_ms", attemptMs, "attempt_epoch", ARGV[1])
+  rcall("ZADD", KEYS[5], attemptMs, coid)
 end
 
 if kind == "CANCEL" then

@@ -6,6 +6,8 @@
     ABORTED     surely never sent (broker unavailable, permit lost before send): released, journal entry
                 deleted and no decision stored, so a later delivery of the key is admitted afresh
   An entry no longer ADMITTED is left untouched (a second recording of the same outcome is harmless).
+  EXPIRED and ABORTED say "nothing is at the venue": they are recorded only by the owner of the entry's
+  latest dispatch attempt (ARGV[8]), never over an attempt another dispatcher started since.
 
   Input:
     KEYS[1] fencing epoch
@@ -24,6 +26,7 @@
     ARGV[5] venue order state ("" when unknown)
     ARGV[6] client order id (member of the ADMITTED and open indexes)
     ARGV[7] now, wall-clock ms (score in the open index)
+    ARGV[8] dispatch attempt number the caller owns (EXPIRED, ABORTED; "" for DISPATCHED, REJECTED)
 
   Output:
     { 1, lots released}   recorded
@@ -31,6 +34,7 @@
     {-12, argument}       BAD_ARGUMENT
     {-13, ""}             NOT_FOUND: no journal entry
     {-14, state}          NOT_ADMITTED: already recorded; nothing changed
+    {-15, attempt}        SUPERSEDED: EXPIRED/ABORTED from an attempt that is no longer the latest
 ]]
 local rcall = redis.call
 -- @include "checkEpoch"
@@ -64,6 +68,12 @@ if outcome == "DISPATCHED" then
 end
 if outcome ~= "REJECTED" and outcome ~= "EXPIRED" and outcome ~= "ABORTED" then
   return {-12, "outcome"}
+end
+if outcome ~= "REJECTED" then
+  local attempt = rcall("HGET", KEYS[2], "attempt") or "1"
+  if ARGV[8] == "" or tonumber(attempt) ~= tonumber(ARGV[8]) then
+    return {-15, attempt}
+  end
 end
 local released = journalReleaseOpen(KEYS[2], KEYS[5], KEYS[7])
 rcall("ZREM", KEYS[3], ARGV[6])

@@ -9,8 +9,11 @@ export const gatewaySection = z
     /** How often the ACTIVE gateway reconciles ADMITTED journal entries left by broker timeouts. */
     reconcileIntervalMs: z.number().int().min(10).max(3_600_000).default(1_000),
     /**
-     * An entry ADMITTED at least this long is reconciled while active. Must exceed
-     * broker.requestTimeoutMs, so a dispatch still awaiting its answer is never reconciled under it.
+     * Orphan age: an ADMITTED entry is reconciled only once its latest dispatch attempt began this long
+     * ago (state Redis clock) or was made under an older epoch. Must exceed broker.requestTimeoutMs, the
+     * dispatchers' send window (they never write an order to the broker later than that after the attempt
+     * started), so reconciliation never re-dispatches under a live dispatcher; the difference is the
+     * margin for an order already written to reach the venue before reconciliation queries it.
      */
     reconcileMinAgeMs: z.number().int().min(10).max(3_600_000).default(5_000),
     /** Entries reconciled per pass (the rest wait for the next pass). */

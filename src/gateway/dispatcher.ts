@@ -31,6 +31,17 @@ export interface AdmittedIntent {
   readonly target: string;
 }
 
+/**
+ * One dispatch attempt of a journal entry: attempt 1 is started by the admit script, later ones by
+ * reconciliation (markAttempt-3). `startedAt` is this process's monotonic clock (performance.now())
+ * read before the script that started the attempt ran, so it is never later than the attempt's
+ * `attempt_ms` in the journal.
+ */
+export interface DispatchAttempt {
+  readonly number: number;
+  readonly startedAt: number;
+}
+
 /** Broker call outcomes the fail-safe policy watches (StormGuard implements this). */
 export interface BrokerObserver {
   observeBroker(ok: boolean, latencyNs: number | bigint): void;
@@ -46,6 +57,12 @@ export interface DispatcherDeps {
   readonly events: EventSink;
   readonly logger: Logger;
   readonly observer?: BrokerObserver;
+  /**
+   * How long after an attempt starts its order may still be written to the broker (broker.requestTimeoutMs).
+   * Reconciliation treats an attempt as orphaned only once it is gateway.reconcileMinAgeMs old (longer,
+   * checked at start-up), so an order is never sent by two dispatchers at once.
+   */
+  readonly sendWindowMs: number;
 }
 
 const DUPLICATE_ID = 'DUPLICATE_CLIENT_ORDER_ID';
@@ -60,14 +77,40 @@ const DUPLICATE_ID = 'DUPLICATE_CLIENT_ORDER_ID';
  *   deleted, the error rethrown so the stream entry stays pending and is decided again later;
  * - unknown (GW_ERR_BROKER_TIMEOUT, or anything else after the send started) → the entry stays ADMITTED
  *   for reconciliation and the error is rethrown; it is never blindly resent.
+ *
+ * The send window: the order is written to the broker only if the attempt started less than
+ * `sendWindowMs` ago (checked synchronously with the write, so a starved event loop cannot slip past it).
+ * Later than that, reconciliation may already own the entry: nothing is sent, and the attempt is aborted
+ * only if it is still the entry's latest (ABORTED compare-and-set on the attempt number).
  */
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
-  async dispatch(intent: AdmittedIntent, permit: DispatchPermit): Promise<Decision> {
+  async dispatch(
+    intent: AdmittedIntent,
+    permit: DispatchPermit,
+    attempt: DispatchAttempt,
+  ): Promise<Decision> {
     if (!permit.mayDispatch()) {
-      await this.record(intent, permit, 'ABORTED', null, '');
-      throw new GatewayError('GW_ERR_NOT_LEADER', 'permit withdrawn before dispatch; nothing sent');
+      return this.abort(
+        intent,
+        permit,
+        attempt,
+        new GatewayError('GW_ERR_NOT_LEADER', 'permit withdrawn before dispatch; nothing sent'),
+      );
+    }
+    // No await between this check and the broker's synchronous write below.
+    const late = performance.now() - attempt.startedAt;
+    if (late > this.deps.sendWindowMs) {
+      return this.abort(
+        intent,
+        permit,
+        attempt,
+        new GatewayError(
+          'GW_ERR_SEND_WINDOW_PASSED',
+          `attempt ${attempt.number} started ${Math.round(late)} ms ago; nothing sent`,
+        ),
+      );
     }
     const started = process.hrtime.bigint();
     let result: PlaceResult;
@@ -87,9 +130,7 @@ export class Dispatcher {
           : await this.deps.broker.cancel(intent.target, permit.epoch);
     } catch (err) {
       this.deps.observer?.observeBroker(false, process.hrtime.bigint() - started);
-      if (isGatewayError(err, 'GW_ERR_BROKER_UNAVAILABLE')) {
-        await this.record(intent, permit, 'ABORTED', null, '');
-      }
+      if (isGatewayError(err, 'GW_ERR_BROKER_UNAVAILABLE')) return this.abort(intent, permit, attempt, err);
       // Timeouts and anything unexpected: outcome unknown, the journal keeps it ADMITTED.
       throw err;
     }
@@ -158,15 +199,59 @@ export class Dispatcher {
   }
 
   /**
+   * Nothing was sent under `attempt`: releases the reservation and deletes the entry (so a redelivery is
+   * admitted afresh) if the attempt is still the entry's latest, and throws `why`. If another dispatcher
+   * has started an attempt since (reconciliation after this one's send window), the entry is theirs:
+   * answers with the decision they stored, or throws GW_ERR_INTENT_IN_FLIGHT while there is none yet.
+   */
+  private async abort(
+    intent: AdmittedIntent,
+    permit: DispatchPermit,
+    attempt: DispatchAttempt,
+    why: GatewayError,
+  ): Promise<Decision> {
+    const answer = await this.deps.store.recordOutcome({
+      clientOrderId: intent.clientOrderId,
+      account: intent.account,
+      idempotencyKey: intent.idempotencyKey,
+      epoch: permit.epoch,
+      outcome: 'ABORTED',
+      decision: '',
+      venueState: '',
+      attempt: attempt.number,
+    });
+    if (answer.code === GatewayScriptCode.FENCED) {
+      permit.onFenced(Number(answer.detail));
+      throw new GatewayError('GW_ERR_FENCED', `epoch ${permit.epoch} < ${answer.detail}`);
+    }
+    if (answer.code === GatewayScriptCode.ADMITTED) throw why;
+    if (
+      answer.code !== GatewayScriptCode.SUPERSEDED &&
+      answer.code !== GatewayScriptCode.NOT_ADMITTED &&
+      answer.code !== GatewayScriptCode.NOT_FOUND
+    ) {
+      throw new GatewayError('GW_ERR_SCRIPT_FAILED', `recordOutcome ABORTED answered ${answer.code}`);
+    }
+    this.deps.logger.warn(
+      { client_order_id: intent.clientOrderId, attempt: attempt.number, why: why.message },
+      'dispatch attempt superseded by reconciliation; nothing sent by this one',
+    );
+    const stored = await this.deps.redis.get(this.deps.keys.decision(intent.idempotencyKey));
+    if (stored !== null) return parseDecision(stored);
+    throw new GatewayError('GW_ERR_INTENT_IN_FLIGHT', `${intent.clientOrderId}: ${why.message}`);
+  }
+
+  /**
    * Records an outcome. Returns the decision in force: ours, or the one already stored when another path
    * (reconciliation, a twin) recorded the entry first. FENCED → permit.onFenced and GW_ERR_FENCED.
    */
   async record(
     intent: AdmittedIntent,
     permit: DispatchPermit,
-    outcome: Outcome,
-    decision: Decision | null,
+    outcome: Exclude<Outcome, 'ABORTED'>,
+    decision: Decision,
     venueState: string,
+    attempt?: number,
   ): Promise<Decision> {
     const answer = await this.deps.store.recordOutcome({
       clientOrderId: intent.clientOrderId,
@@ -174,21 +259,25 @@ export class Dispatcher {
       idempotencyKey: intent.idempotencyKey,
       epoch: permit.epoch,
       outcome,
-      decision: decision ? serializeDecision(decision) : '',
+      decision: serializeDecision(decision),
       venueState,
+      ...(attempt === undefined ? {} : { attempt }),
     });
     if (answer.code === GatewayScriptCode.FENCED) {
       permit.onFenced(Number(answer.detail));
       throw new GatewayError('GW_ERR_FENCED', `epoch ${permit.epoch} < ${answer.detail}`);
     }
     if (answer.code === GatewayScriptCode.ADMITTED) {
-      if (decision) this.deps.events.record('gateway.decision', decision);
-      return decision as Decision;
+      this.deps.events.record('gateway.decision', decision);
+      return decision;
     }
     if (answer.code === GatewayScriptCode.NOT_ADMITTED || answer.code === GatewayScriptCode.NOT_FOUND) {
       const stored = await this.deps.redis.get(this.deps.keys.decision(intent.idempotencyKey));
       if (stored !== null) return parseDecision(stored);
-      if (decision) return decision;
+      return decision;
+    }
+    if (answer.code === GatewayScriptCode.SUPERSEDED) {
+      throw new GatewayError('GW_ERR_INTENT_IN_FLIGHT', `${intent.clientOrderId}: a newer attempt owns it`);
     }
     throw new GatewayError(
       'GW_ERR_SCRIPT_FAILED',

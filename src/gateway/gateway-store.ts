@@ -37,10 +37,12 @@ export interface OutcomeRequest {
   /** Serialized decision ("" for ABORTED). */
   readonly decision: string;
   readonly venueState: string;
+  /** The dispatch attempt the caller owns; required for EXPIRED and ABORTED (compare-and-set). */
+  readonly attempt?: number;
 }
 
 /**
- * Typed calls of the three gateway scripts on the state Redis. Knows the key layout and argument order;
+ * Typed calls of the gateway scripts on the state Redis. Knows the key layout and argument order;
  * decides nothing. A reply the scripts never give becomes GW_ERR_SCRIPT_FAILED; connection failures
  * GW_ERR_REDIS_UNAVAILABLE.
  */
@@ -110,8 +112,36 @@ export class GatewayStore {
         k.exposureIdle(r.account),
         k.journalOpen(),
       ],
-      [r.epoch, r.outcome, r.decision, this.decisionTtlMs, r.venueState, r.clientOrderId, Date.now()],
+      [
+        r.epoch,
+        r.outcome,
+        r.decision,
+        this.decisionTtlMs,
+        r.venueState,
+        r.clientOrderId,
+        Date.now(),
+        r.attempt ?? '',
+      ],
     );
+  }
+
+  /**
+   * Claims a new dispatch attempt of an orphaned ADMITTED entry (compare-and-set on `attempt`, orphan
+   * age checked by the state Redis clock). ADMITTED answer: `extra` is the new attempt number.
+   */
+  async markAttempt(
+    clientOrderId: string,
+    epoch: number,
+    attempt: number,
+    orphanAgeMs: number,
+  ): Promise<ScriptAnswer> {
+    const k = this.keys;
+    const answer = await this.run(
+      'markAttempt',
+      [k.epoch(), k.journal(clientOrderId), k.journalAdmitted()],
+      [epoch, attempt, orphanAgeMs, clientOrderId],
+    );
+    return answer.code === GatewayScriptCode.ADMITTED ? { ...answer, extra: Number(answer.detail) } : answer;
   }
 
   async applyExecution(

@@ -127,6 +127,7 @@ export class Gateway {
       metrics,
       events,
       logger,
+      sendWindowMs: config.broker.requestTimeoutMs,
       ...(deps.policy?.observeBroker ? { observer: deps.policy as BrokerObserver } : {}),
     });
     const dispatching = new Set<string>();
@@ -231,7 +232,7 @@ export class Gateway {
     this.permit = guarded;
     this.executions.setPermit(guarded);
     try {
-      const result = await this.reconcile(0);
+      const result = await this.reconcile({ scanAll: true });
       this.lastReconcileResult = result;
       this.lastOpenOrdersResult = await syncOpenOrders(
         this.reconcileDeps(guarded),
@@ -243,7 +244,7 @@ export class Gateway {
       this.pipeline.setPermit(guarded);
       this.consumer.start();
       this.reconcileTimer = setInterval(() => {
-        this.reconciling ??= this.reconcile(this.deps.config.gateway.reconcileMinAgeMs)
+        this.reconciling ??= this.reconcile()
           .catch((err) => this.deps.logger.warn({ err }, 'periodic reconciliation failed'))
           .finally(() => {
             this.reconciling = undefined;
@@ -310,18 +311,23 @@ export class Gateway {
     };
   }
 
-  /** One reconciliation pass now (tests, admin). */
-  async reconcile(minAgeMs: number): Promise<ReconcileResult> {
+  /**
+   * One reconciliation pass now over orphaned entries (see reconcileJournal); `scanAll` looks at every
+   * ADMITTED entry (activation), otherwise only those whose attempt is past the orphan age.
+   */
+  async reconcile(opts: { scanAll?: boolean } = {}): Promise<ReconcileResult> {
     const permit = this.permit;
     if (!permit) throw new GatewayError('GW_ERR_NOT_LEADER', 'no permit');
     const result = await reconcileJournal(this.reconcileDeps(permit), {
-      minAgeMs,
+      orphanAgeMs: this.deps.config.gateway.reconcileMinAgeMs,
       batch: this.deps.config.gateway.reconcileBatch,
+      scanAll: opts.scanAll ?? false,
     });
     this.metrics.reconciled.inc({ result: 'found' }, result.found);
     this.metrics.reconciled.inc({ result: 'redispatched' }, result.redispatched);
     this.metrics.reconciled.inc({ result: 'expired' }, result.expired);
     this.metrics.reconciled.inc({ result: 'failed' }, result.failed);
+    this.metrics.reconciled.inc({ result: 'live' }, result.live);
     return result;
   }
 

@@ -109,6 +109,8 @@ export class IntentPipeline {
       const permit = this.permit;
       if (!permit) throw new GatewayError('GW_ERR_NOT_LEADER', 'gateway is not active');
       const clientOrderId = deriveClientOrderId(envelope.idempotency_key);
+      // Read before the admit script starts dispatch attempt 1: the send window counts from here.
+      const attemptStartedAt = performance.now();
       const answer = await this.deps.store.admit({
         envelope,
         clientOrderId,
@@ -122,7 +124,7 @@ export class IntentPipeline {
       switch (answer.code) {
         case GatewayScriptCode.ADMITTED:
           admitted = true;
-          return await this.dispatch(envelope, clientOrderId, permit);
+          return await this.dispatch(envelope, clientOrderId, permit, attemptStartedAt);
         case GatewayScriptCode.FENCED:
           permit.onFenced(Number(answer.detail));
           throw new GatewayError('GW_ERR_FENCED', `epoch ${permit.epoch} < ${answer.detail}`);
@@ -160,6 +162,7 @@ export class IntentPipeline {
     envelope: IntentEnvelope,
     clientOrderId: string,
     permit: DispatchPermit,
+    attemptStartedAt: number,
   ): Promise<Decision> {
     const intent: AdmittedIntent = {
       kind: envelope.kind === 'CANCEL' ? 'CANCEL' : 'NEW',
@@ -179,7 +182,7 @@ export class IntentPipeline {
     this.deps.events.record('gateway.dispatch', { ...intent, epoch: permit.epoch });
     this.deps.dispatching.add(clientOrderId);
     try {
-      return await this.deps.dispatcher.dispatch(intent, permit);
+      return await this.deps.dispatcher.dispatch(intent, permit, { number: 1, startedAt: attemptStartedAt });
     } catch (err) {
       this.deps.metrics.errors.inc({ code: isGatewayError(err) ? err.code : 'GW_ERR_INTERNAL' });
       throw err;

@@ -1,8 +1,8 @@
 import type { RejectReason } from '../errors.js';
 
 /**
- * Status codes of the gateway scripts (admitIntent-9, recordOutcome-8, applyExecution-6). One enum for all
- * three, so a code means the same thing wherever it appears. Positive/zero: success; negative: the named
+ * Status codes of the gateway scripts (admitIntent-9, recordOutcome-8, applyExecution-6, markAttempt-3). One
+ * enum for all of them, so a code means the same thing wherever it appears. Positive/zero: success; negative: the named
  * condition, each mapped to a reject reason or a typed error by the caller.
  */
 export enum GatewayScriptCode {
@@ -22,6 +22,10 @@ export enum GatewayScriptCode {
   BAD_ARGUMENT = -12,
   NOT_FOUND = -13,
   NOT_ADMITTED = -14,
+  /** EXPIRED/ABORTED or a new attempt from a dispatcher whose attempt is no longer the latest. */
+  SUPERSEDED = -15,
+  /** The entry's latest dispatch attempt is this epoch's and younger than the orphan age. */
+  ATTEMPT_LIVE = -16,
 }
 
 /** Admit codes that are business rejects, with the catalogue reason each becomes. */

@@ -29,6 +29,12 @@ export interface JournalEntry {
   /** Client order id a CANCEL acts on; "" for NEW. */
   readonly target: string;
   readonly closed: boolean;
+  /** Dispatch attempt number: 1 at admission, +1 per re-dispatch by reconciliation (markAttempt-3). */
+  readonly attempt: number;
+  /** Start of the latest attempt, by the state Redis clock (ms). */
+  readonly attemptMs: number;
+  /** Fencing epoch the latest attempt was made under. */
+  readonly attemptEpoch: number;
 }
 
 /** Parses HGETALL output; null for a missing entry. */
@@ -58,5 +64,9 @@ export function parseJournalEntry(raw: Record<string, string>): JournalEntry | n
     sourceTsNs: raw.source_ts_ns ?? '0',
     target: raw.target ?? '',
     closed: raw.closed === '1',
+    // Entries written before attempts were recorded: attempt 1, made at admission.
+    attempt: raw.attempt ? Number(raw.attempt) : 1,
+    attemptMs: raw.attempt_ms ? Number(raw.attempt_ms) : num('admitted_ms'),
+    attemptEpoch: raw.attempt_epoch ? Number(raw.attempt_epoch) : num('epoch'),
   };
 }

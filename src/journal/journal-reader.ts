@@ -13,16 +13,25 @@ export class JournalReader {
     return parseJournalEntry(await this.redis.hgetall(this.keys.journal(clientOrderId)));
   }
 
-  /** Client order ids ADMITTED at or before `admittedAtOrBeforeMs`, oldest first, at most `limit`. */
-  async admitted(admittedAtOrBeforeMs: number, limit: number): Promise<string[]> {
+  /**
+   * Client order ids of ADMITTED entries whose latest dispatch attempt began at or before
+   * `attemptAtOrBeforeMs` (state Redis clock; +Infinity for all), oldest first, at most `limit`.
+   */
+  async admitted(attemptAtOrBeforeMs: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(
       this.keys.journalAdmitted(),
       '-inf',
-      admittedAtOrBeforeMs,
+      Number.isFinite(attemptAtOrBeforeMs) ? attemptAtOrBeforeMs : '+inf',
       'LIMIT',
       0,
       limit,
     );
+  }
+
+  /** The state Redis server's clock (ms): the clock dispatch attempts are stamped with. */
+  async serverTimeMs(): Promise<number> {
+    const [seconds, micros] = await this.redis.time();
+    return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
   }
 
   /** Client order ids of open NEW orders (DISPATCHED, not closed), oldest first, page by page. */

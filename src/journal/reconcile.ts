@@ -24,9 +24,18 @@ export interface ReconcileDeps {
 }
 
 export interface ReconcileOptions {
-  /** Only entries ADMITTED at least this long ago (0 on lease takeover: all of them). */
-  readonly minAgeMs: number;
+  /**
+   * An ADMITTED entry is orphaned, and only then reconciled, when its latest dispatch attempt was made
+   * under an older epoch or began at least this long ago by the state Redis clock
+   * (gateway.reconcileMinAgeMs, longer than the dispatchers' send window broker.requestTimeoutMs).
+   */
+  readonly orphanAgeMs: number;
   readonly batch: number;
+  /**
+   * Look at every ADMITTED entry, not only those whose attempt is older than the orphan age: on
+   * activation, the previous leader's entries (older epoch) are orphaned however recent.
+   */
+  readonly scanAll?: boolean;
 }
 
 export interface ReconcileResult {
@@ -38,30 +47,49 @@ export interface ReconcileResult {
   expired: number;
   /** Could not be resolved this pass (venue or Redis error); left ADMITTED for the next pass. */
   failed: number;
+  /** Left alone: their dispatcher is alive and within its send window (this epoch, attempt too recent). */
+  live: number;
 }
 
 const TERMINAL: ReadonlySet<OrderState> = new Set<OrderState>(['FILLED', 'CANCELED', 'REJECTED']);
 
 /**
- * Resolves ADMITTED journal entries against the venue by client order id (ARCHITECTURE.md, safety
- * protocol 4): found → DISPATCHED with its decision stored (and fills applied); not found and ttl alive →
- * re-dispatch with the same id; expired → JOURNAL_EXPIRED and the reservation released. A cancel is
- * resent while alive (a venue answers a repeated cancel harmlessly). One entry failing never stops the
+ * Resolves orphaned ADMITTED journal entries against the venue by client order id (ARCHITECTURE.md,
+ * safety protocol 4): found → DISPATCHED with its decision stored (and fills applied); not found and ttl
+ * alive → re-dispatch with the same id; expired → JOURNAL_EXPIRED and the reservation released. A cancel
+ * is resent while alive (a venue answers a repeated cancel harmlessly). One entry failing never stops the
  * pass; FENCED does (the caller must stop).
+ *
+ * Never under a live dispatcher: an entry whose latest attempt is this epoch's and younger than
+ * `orphanAgeMs` is left alone (its dispatcher, in this or another process, may still send it), and a
+ * re-dispatch or expiry is a compare-and-set on the attempt number, so two reconcilers cannot both act.
  */
 export async function reconcileJournal(
   deps: ReconcileDeps,
   opts: ReconcileOptions,
 ): Promise<ReconcileResult> {
-  const result: ReconcileResult = { found: 0, redispatched: 0, expired: 0, failed: 0 };
+  const result: ReconcileResult = { found: 0, redispatched: 0, expired: 0, failed: 0, live: 0 };
+  const serverNowMs = await deps.reader.serverTimeMs();
+  const ids = await deps.reader.admitted(
+    opts.scanAll ? Number.POSITIVE_INFINITY : serverNowMs - opts.orphanAgeMs,
+    opts.batch,
+  );
   const nowMs = () => Number(deps.clock.wallNs() / 1_000_000n);
-  const ids = await deps.reader.admitted(nowMs() - opts.minAgeMs, opts.batch);
   for (const coid of ids) {
-    if (deps.skip?.has(coid)) continue;
+    if (deps.skip?.has(coid)) {
+      result.live += 1;
+      continue;
+    }
     try {
       const entry = await deps.reader.read(coid);
       if (!entry || entry.state !== 'ADMITTED') continue;
-      await reconcileOne(deps, entry, nowMs(), result);
+      const orphaned =
+        entry.attemptEpoch < deps.permit.epoch || serverNowMs - entry.attemptMs >= opts.orphanAgeMs;
+      if (!orphaned) {
+        result.live += 1;
+        continue;
+      }
+      await reconcileOne(deps, entry, nowMs(), opts.orphanAgeMs, result);
     } catch (err) {
       if (isGatewayError(err, 'GW_ERR_FENCED')) throw err;
       result.failed += 1;
@@ -76,6 +104,7 @@ async function reconcileOne(
   deps: ReconcileDeps,
   entry: JournalEntry,
   nowMs: number,
+  orphanAgeMs: number,
   result: ReconcileResult,
 ): Promise<void> {
   const intent = toIntent(entry);
@@ -109,7 +138,23 @@ async function reconcileOne(
     }
   }
   if (alive) {
-    await deps.dispatcher.dispatch(intent, deps.permit);
+    const startedAt = performance.now();
+    const claim = await deps.store.markAttempt(
+      entry.clientOrderId,
+      deps.permit.epoch,
+      entry.attempt,
+      orphanAgeMs,
+    );
+    if (claim.code === GatewayScriptCode.FENCED) {
+      deps.permit.onFenced(Number(claim.detail));
+      throw new GatewayError('GW_ERR_FENCED', `epoch ${deps.permit.epoch} < ${claim.detail}`);
+    }
+    if (claim.code !== GatewayScriptCode.ADMITTED) {
+      // Resolved, superseded or live again since it was read: someone else owns it now.
+      result.live += 1;
+      return;
+    }
+    await deps.dispatcher.dispatch(intent, deps.permit, { number: claim.extra, startedAt });
     result.redispatched += 1;
     return;
   }
@@ -120,7 +165,7 @@ async function reconcileOne(
     deps.permit.epoch,
     entry.clientOrderId,
   );
-  await deps.dispatcher.record(intent, deps.permit, 'EXPIRED', decision, '');
+  await deps.dispatcher.record(intent, deps.permit, 'EXPIRED', decision, '', entry.attempt);
   result.expired += 1;
 }
 

@@ -36,11 +36,6 @@ describe('V-GW-EXPOSURE-LIMIT under concurrency', () => {
       redis: { stateUrl: redis.url },
       broker: { host: sim.host, port: sim.orderPort, requestTimeoutMs: 2_000 },
       channel: { blockMs: 20, claimIdleMs: 1_000, claimIntervalMs: 100, attemptTimeoutMs: 5_000 },
-      // Four ACTIVE gateways share one epoch here (not a production topology; see exposure-child.ts):
-      // a peer's periodic reconciliation would resend an intent whose first send is still queued behind
-      // a starved event loop. This test is about exposure, so reconciliation stays out of the way;
-      // test/journal/reconcile.test.ts covers it.
-      gateway: { reconcileMinAgeMs: 120_000 },
       risk: {
         rejectWithoutReference: false,
         throttle: {

@@ -7,6 +7,7 @@ import { parseDecision } from '../../src/contracts/decision.js';
 import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
 import type { IntentEnvelope } from '../../src/contracts/intent.js';
 import { isGatewayError } from '../../src/errors.js';
+import { FixedEpochPermit } from '../../src/gateway/fixed-epoch-permit.js';
 import { GatewayScriptCode } from '../../src/gateway/script-codes.js';
 import { JournalReader } from '../../src/journal/journal-reader.js';
 import { Keyspace } from '../../src/keys.js';
@@ -64,6 +65,11 @@ async function admitOnly(g: RunningGateway, envelope: IntentEnvelope, deadlineMs
   expect(answer.code).toBe(GatewayScriptCode.ADMITTED);
 }
 
+/** The next leader's permit (INCR): what a restarted or failed-over gateway activates with. */
+async function successor(g: RunningGateway): Promise<FixedEpochPermit> {
+  return FixedEpochPermit.acquire(g.gateway.redis, g.gateway.keys);
+}
+
 async function storedDecision(key: string) {
   const text = await r.get(keys.decision(key));
   return text === null ? null : parseDecision(text);
@@ -75,7 +81,7 @@ describe('journal reconciliation', () => {
     cleanups.push(() => g.close());
     const envelope = IntentClient.envelope(newIntent(1, { ttl_ms: 60_000 }));
     await admitOnly(g, envelope, Date.now() + 60_000);
-    await g.gateway.activate(g.permit);
+    await g.gateway.activate(await successor(g));
     expect(g.gateway.lastReconcile).toMatchObject({ found: 0, redispatched: 1, expired: 0, failed: 0 });
     const coid = deriveClientOrderId(envelope.idempotency_key);
     expect((await sim.orders()).map((o) => o.clientOrderId)).toEqual([coid]);
@@ -93,7 +99,7 @@ describe('journal reconciliation', () => {
     const envelope = IntentClient.envelope(newIntent(1));
     await admitOnly(g, envelope, Date.now() - 1);
     expect((await exposureOf(redis.url, 'acc-1')).account.rbq).toBe(1_000);
-    await g.gateway.activate(g.permit);
+    await g.gateway.activate(await successor(g));
     expect(g.gateway.lastReconcile).toMatchObject({ redispatched: 0, expired: 1 });
     expect(await sim.orders()).toEqual([]);
     expect(await storedDecision(envelope.idempotency_key)).toMatchObject({
@@ -184,7 +190,8 @@ describe('journal reconciliation', () => {
     cleanups.push(() => g.close());
     await admitOnly(g, IntentClient.envelope(newIntent(1, { ttl_ms: 60_000 })), Date.now() + 60_000);
     await sim.setFaults({ latencyMs: 300 });
-    const activation = g.gateway.activate(g.permit).catch((err: unknown) => err);
+    const next = await successor(g);
+    const activation = g.gateway.activate(next).catch((err: unknown) => err);
     await waitFor('activating', async () => g.gateway.state === 'ACTIVATING');
     await g.gateway.deactivate();
     expect(isGatewayError(await activation, 'GW_ERR_NOT_LEADER')).toBe(true);
@@ -192,7 +199,7 @@ describe('journal reconciliation', () => {
     expect(g.gateway.readiness().ready).toBe(false);
     await sim.setFaults({ latencyMs: 0 });
     // It can be activated again later, and then decides.
-    await g.gateway.activate(g.permit);
+    await g.gateway.activate(next);
     const c = await client(config);
     cleanups.push(() => c.close());
     expect((await c.submit(newIntent(2))).status).toBe('ACCEPTED');
