@@ -15,6 +15,13 @@ export interface ScenarioSummary {
   readonly kills: number;
   readonly pauses: number;
   readonly failoverMs: { p50: number | null; p99: number | null; max: number | null; samples: number[] };
+  /** Unplanned takeovers: how many broke a dead holder's lease early, and signal → new term ACTIVE. */
+  readonly takeovers: {
+    viaBreak: number;
+    viaExpiry: number;
+    activeMs: { p50: number | null; p99: number | null; max: number | null };
+    samples: Array<{ activeMs: number | null; broke: boolean; firstDispatchMs: number }>;
+  };
   readonly duplicates: number;
   readonly duplicateAttempts: number;
   readonly lost: number;
@@ -34,6 +41,7 @@ export interface ScenarioSummary {
 interface Run {
   readonly cluster: Cluster;
   readonly failovers: number[];
+  readonly takeovers: Array<{ activeMs: number | null; broke: boolean; firstDispatchMs: number }>;
   readonly notes: string[];
   readonly violations: string[];
   kills: number;
@@ -93,6 +101,18 @@ async function resumeOnceHealthy(run: Run, reason: string): Promise<void> {
   }
 }
 
+/**
+ * How the takeover after `sinceNs` went: signal → new term ACTIVE (lease won, epoch taken) and whether the
+ * standby broke the dead holder's lease or waited for it to expire (from the HA event stream).
+ */
+async function takeover(cluster: Cluster, epochBefore: number, sinceNs: bigint) {
+  const won = (await cluster.board.transitions()).find((e) => e.to === 'ACTIVE' && e.epoch > epochBefore);
+  return {
+    activeMs: won ? Math.round(Number(BigInt(won.tsNs) - sinceNs) / 1e6) : null,
+    broke: won?.reason.includes('breaking a dead holder') ?? false,
+  };
+}
+
 /** Leader SIGKILL, repeated: each kill measured from the signal to the new leader's first venue order. */
 const leaderKill: Body = async (run, opts) => {
   const { cluster } = run;
@@ -103,9 +123,13 @@ const leaderKill: Body = async (run, opts) => {
     const killedAt = wallNs();
     await leader.kill();
     run.kills += 1;
-    const restart = leader.start();
-    run.failovers.push(await firstDispatchAfter(cluster, epochBefore, killedAt));
-    await restart;
+    const ms = await firstDispatchAfter(cluster, epochBefore, killedAt);
+    run.failovers.push(ms);
+    const how = await takeover(cluster, epochBefore, killedAt);
+    run.takeovers.push({ ...how, firstDispatchMs: Math.round(ms) });
+    // Restarted (as a standby) only once the takeover is measured: on this 2-core box the tsx start-up of
+    // a restarted gateway would otherwise compete with the new leader's activation for the CPU.
+    await leader.start();
   }
 };
 
@@ -236,7 +260,7 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
   if (!body) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const started = Date.now();
   const cluster = await Cluster.start(opts.cluster);
-  const run: Run = { cluster, failovers: [], notes: [], violations: [], kills: 0, pauses: 0 };
+  const run: Run = { cluster, failovers: [], takeovers: [], notes: [], violations: [], kills: 0, pauses: 0 };
   const exposure: ExposureSample[] = [];
   const reader = new ExposureReader(cluster.redis, cluster.keys);
   const sampler = setInterval(() => {
@@ -257,6 +281,7 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
     const inv = checkInvariants(orders, reports, exposure, limit);
     const events = await cluster.board.transitions();
     const samples = run.failovers.map((ms) => Math.round(ms));
+    const activeSamples = run.takeovers.flatMap((t) => (t.activeMs === null ? [] : [t.activeMs]));
     return {
       scenario: name,
       ok: inv.violations.length === 0 && run.violations.length === 0,
@@ -267,6 +292,16 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
         p99: percentile(samples, 99),
         max: percentile(samples, 100),
         samples,
+      },
+      takeovers: {
+        viaBreak: run.takeovers.filter((t) => t.broke).length,
+        viaExpiry: run.takeovers.filter((t) => !t.broke).length,
+        activeMs: {
+          p50: percentile(activeSamples, 50),
+          p99: percentile(activeSamples, 99),
+          max: percentile(activeSamples, 100),
+        },
+        samples: run.takeovers,
       },
       duplicates: inv.duplicates,
       duplicateAttempts: inv.duplicateAttempts,

@@ -47,6 +47,18 @@ export const haSection = z
     clockDriftPerMille: z.number().int().min(0).max(100).default(10),
     /** Per-command timeout on lease-node connections: a hung node becomes a vote against, not a stall. */
     nodeTimeoutMs: z.number().int().min(5).max(10_000).default(100),
+    /**
+     * Dead-holder detection (docs/ha.md): a standby may break the lease before it expires on a node where the
+     * holder's named lease connection is gone (a killed process's sockets are closed by its kernel) and the
+     * key has not been extended for `deadHolderQuietMs`. false: wait for expiry only.
+     */
+    deadHolderBreak: z.boolean().default(true),
+    /**
+     * How long a key must have gone without renewal before a standby may break it. It must exceed the time a
+     * live leader needs to notice a failed renewal (renewal period + two node timeouts: the previous renewal's
+     * duration and this one's), so a live leader has stopped dispatching before its lease can be broken.
+     */
+    deadHolderQuietMs: z.number().int().min(10).max(60_000).default(400),
     /** Planned step-down: longest wait for in-flight intents before the lease is released anyway. */
     stepDownTimeoutMs: z.number().int().min(0).max(600_000).default(5_000),
     /**
@@ -75,6 +87,20 @@ export const haSection = z
         code: z.ZodIssueCode.custom,
         path: ['safetyMarginMs'],
         message: 'safetyMarginMs must exceed nodeTimeoutMs so an in-flight renewal cannot outlive the margin',
+      });
+    }
+    if (ha.deadHolderQuietMs <= ha.renewIntervalMs + 2 * ha.nodeTimeoutMs) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['deadHolderQuietMs'],
+        message: `deadHolderQuietMs must exceed renewIntervalMs + 2 × nodeTimeoutMs (${ha.renewIntervalMs + 2 * ha.nodeTimeoutMs}), or a live leader could be broken before it notices its renewal failed`,
+      });
+    }
+    if (ha.deadHolderQuietMs >= ha.ttlMs) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['deadHolderQuietMs'],
+        message: 'deadHolderQuietMs must be below ttlMs (at or above it, expiry comes first anyway)',
       });
     }
   });

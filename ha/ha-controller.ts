@@ -5,7 +5,7 @@ import type { Activatable } from './activatable.js';
 import type { HaConfig } from './config.js';
 import type { EpochSource } from './epoch-source.js';
 import type { HaMetrics } from './ha-metrics.js';
-import type { Lease, LeaseKeeper } from './lease-keeper.js';
+import type { Lease, LeaseKeeper, LeaseView } from './lease-keeper.js';
 import { LeasePermit } from './lease-permit.js';
 import { type Role, canTransition } from './role.js';
 
@@ -80,12 +80,15 @@ interface Term {
 /**
  * The role state machine of one gateway process (see role.ts for the legal paths).
  *
- * STANDBY: the target stays warm (connections open, scripts loaded); the lease is tried every
- * `acquireRetryMs` ± jitter. On winning: INCR the epoch, build a {@link LeasePermit}, go ACTIVE, start
- * renewing, then `target.activate(permit)`. ACTIVE: renew every `renewIntervalMs`; a renewal that fails
- * suspends dispatching at once; the term is FENCED when the lease is lost, when it could expire within the
- * safety margin (a timer, backed by the permit's own clock check), or on any FENCED script answer; a fenced
- * term deactivates the target, releases what it still holds and returns to STANDBY.
+ * STANDBY: the target stays warm (connections open, scripts loaded). After a failed attempt the standby
+ * inspects the lease nodes and tries again when a majority can next grant the lease (the holder's key
+ * expires, or it may be broken because the holder is dead), or after `acquireRetryMs` ± jitter, whichever
+ * comes first. On winning: INCR the epoch, build a {@link LeasePermit}, go ACTIVE, start renewing, then
+ * `target.activate(permit)`. ACTIVE: renew every `renewIntervalMs`; a renewal that fails suspends
+ * dispatching at once; the term is FENCED when the lease is lost, when it could expire within the safety
+ * margin (a timer, backed by the permit's own clock check), when the lease connections to a majority of
+ * nodes close, or on any FENCED script answer; a fenced term deactivates the target, releases what it still
+ * holds and returns to STANDBY.
  */
 export class HaController {
   private role: Role = 'STANDBY';
@@ -104,10 +107,24 @@ export class HaController {
   private roleChanged: Promise<void>;
   private signalRoleChanged: () => void = () => {};
   private readonly clock: Clock;
+  /** Why the next promotion happens (logged with the transition). */
+  private winReason = 'won the lease';
 
   constructor(private readonly deps: HaControllerDeps) {
     this.clock = deps.clock ?? systemClock;
     this.roleChanged = this.nextRoleChange();
+    // A standby may break the lease of a holder whose lease connections are gone; so a live leader whose
+    // connections to a majority closed must stop at once, before such a break can land (docs/ha.md).
+    deps.keeper.onDisconnect((connected) => {
+      const term = this.term;
+      if (term && connected < deps.keeper.quorum) {
+        deps.metrics.connectionFences.inc();
+        this.fence(
+          term,
+          `lease connections open to ${connected}/${deps.keeper.nodes} nodes, below a majority`,
+        );
+      }
+    });
   }
 
   private nextRoleChange(): Promise<void> {
@@ -216,7 +233,7 @@ export class HaController {
   }
 
   private async contend(): Promise<void> {
-    const { config, keeper, logger } = this.deps;
+    const { keeper, logger } = this.deps;
     while (!this.stopped) {
       if (this.role !== 'STANDBY') {
         await this.roleChanged;
@@ -237,9 +254,49 @@ export class HaController {
         await keeper.release(lease);
         break;
       }
-      if (lease) await this.promote(lease);
-      else await this.sleepAbortable(jittered(config.acquireRetryMs, config.retryJitterMs));
+      if (lease) {
+        await this.promote(lease);
+        continue;
+      }
+      this.winReason = 'won the lease';
+      const wait = await this.nextAttemptInMs();
+      if (wait > 0 && !this.stopped) await this.sleepAbortable(wait);
     }
+  }
+
+  /**
+   * After a failed attempt: inspect the nodes; break a dead holder's lease when that frees a majority now
+   * (then retry at once), otherwise wait until a majority can next grant the lease — the PTTL of the
+   * holder's keys, so the retry lands at expiry instead of up to one poll later — or one poll interval,
+   * whichever is sooner (polling is what notices a holder that just died).
+   */
+  private async nextAttemptInMs(): Promise<number> {
+    const { config, keeper, logger, metrics } = this.deps;
+    const poll = jittered(config.acquireRetryMs, config.retryJitterMs);
+    let view: LeaseView;
+    try {
+      view = await keeper.inspect();
+    } catch (err) {
+      logger.debug({ err }, 'lease inspection failed');
+      return poll;
+    }
+    if (view.majorityFreeInMs === null) return poll;
+    if (view.majorityFreeInMs === 0 && view.breakableNow > 0) {
+      const broken = await keeper.breakDead(view);
+      if (broken > 0) {
+        metrics.deadHolderBreaks.inc(broken);
+        const holders = [...new Set(view.nodes.filter((n) => n.holderGone).map((n) => n.token))];
+        logger.warn(
+          { broken, holders },
+          'broke the lease of a dead holder (no lease connection, not renewed)',
+        );
+        this.winReason = `won the lease after breaking a dead holder's key on ${broken} node(s)`;
+        return 0;
+      }
+      return poll;
+    }
+    // +1 ms: PTTL is rounded down. A majority free now but the attempt just lost a race: brief pause.
+    return Math.min(poll, view.majorityFreeInMs === 0 ? 5 : view.majorityFreeInMs + 1);
   }
 
   private async promote(lease: Lease): Promise<void> {
@@ -271,6 +328,7 @@ export class HaController {
       config.safetyMarginMs,
       this.clock,
       (current) => this.onFencedAnswer(permit, current),
+      () => keeper.connectedNodes() >= keeper.quorum,
     );
     const term: Term = { epoch, permit, lease, fenceTimer: undefined, ended, end: endTerm };
     this.term = term;
@@ -278,9 +336,15 @@ export class HaController {
     this.failovers += 1;
     metrics.failovers.inc();
     metrics.epoch.set(epoch);
-    this.transition('ACTIVE', 'won the lease');
+    this.transition('ACTIVE', this.winReason);
+    this.winReason = 'won the lease';
     this.armFenceTimer(term);
     void this.renewLoop(term);
+    if (keeper.connectedNodes() < keeper.quorum) {
+      // A lease connection closed between winning and here, when no term was there to fence.
+      this.fence(term, 'lease connections to a majority closed while taking the epoch');
+      return;
+    }
     try {
       await target.activate(permit);
     } catch (err) {

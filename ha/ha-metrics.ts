@@ -11,6 +11,8 @@ export class HaMetrics {
   readonly transitions: Counter<'from' | 'to'>;
   readonly renewFailures: Counter<'kind'>;
   readonly fencedAnswers: Counter;
+  readonly deadHolderBreaks: Counter;
+  readonly connectionFences: Counter;
 
   constructor(registry: Registry, leaseRemainingSeconds: () => number) {
     this.role = new Gauge({
@@ -57,6 +59,16 @@ export class HaMetrics {
     this.fencedAnswers = new Counter({
       name: 'hft_ha_fenced_answers_total',
       help: 'FENCED answers from state scripts (a newer epoch exists) seen by this gateway',
+      registers: [registry],
+    });
+    this.deadHolderBreaks = new Counter({
+      name: 'hft_ha_dead_holder_breaks_total',
+      help: 'Lease keys this standby deleted early because the holder was gone (no lease connection, not renewed)',
+      registers: [registry],
+    });
+    this.connectionFences = new Counter({
+      name: 'hft_ha_connection_fences_total',
+      help: 'Terms this gateway fenced because its connections to a majority of lease nodes closed',
       registers: [registry],
     });
     this.setRole('STANDBY');

@@ -6,7 +6,9 @@ import type { DispatchPermit } from '../src/gateway/dispatch-permit.js';
  *
  * `mayDispatch()` reads the monotonic clock on every call, so it is correct even when timers run late
  * (event-loop stall, SIGSTOP): it answers true only while the lease is still valid for longer than the
- * safety margin *at this instant*, renewal is not failing, and nothing revoked the term. A term is
+ * safety margin *at this instant*, renewal is not failing, this process still has its lease connections
+ * open to a majority of the lease nodes (so a standby cannot see it as dead and break the lease while it
+ * dispatches; see docs/ha.md, dead-holder detection), and nothing revoked the term. A term is
  * revoked for good (FENCED answer, lease lost, step-down finished); a new term gets a new permit.
  */
 export class LeasePermit implements DispatchPermit {
@@ -21,6 +23,8 @@ export class LeasePermit implements DispatchPermit {
     private readonly safetyMarginMs: number,
     private readonly clock: Clock,
     private readonly fenced: (currentEpoch: number) => void,
+    /** Lease connections open to a majority of nodes, read synchronously (connection status, no I/O). */
+    private readonly leaseReachable: () => boolean = () => true,
   ) {
     this.validUntilMs = validUntilMs;
   }
@@ -29,7 +33,8 @@ export class LeasePermit implements DispatchPermit {
     return (
       this.revokedReason === undefined &&
       !this.renewalFailing &&
-      this.clock.monoMs() < this.validUntilMs - this.safetyMarginMs
+      this.clock.monoMs() < this.validUntilMs - this.safetyMarginMs &&
+      this.leaseReachable()
     );
   }
 

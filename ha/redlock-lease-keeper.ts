@@ -1,11 +1,33 @@
+import { randomBytes } from 'node:crypto';
 import { ExecutionError, type Lock, Redlock, ResourceLockedError } from '@sesamecare-oss/redlock';
 import { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../src/clock.js';
 import type { Logger } from '../src/log.js';
+import { Scripts, loadScripts } from '../src/redis/scripts.js';
 import { type HaConfig, driftAllowanceMs } from './config.js';
-import type { Lease, LeaseKeeper, RenewOutcome } from './lease-keeper.js';
+import type { Lease, LeaseKeeper, LeaseView, NodeLeaseView, RenewOutcome } from './lease-keeper.js';
 
-type KeeperConfig = Pick<HaConfig, 'leaseNodes' | 'ttlMs' | 'clockDriftPerMille' | 'nodeTimeoutMs'>;
+type KeeperConfig = Pick<
+  HaConfig,
+  'leaseNodes' | 'ttlMs' | 'clockDriftPerMille' | 'nodeTimeoutMs' | 'deadHolderBreak' | 'deadHolderQuietMs'
+>;
+
+/** The lease value is `<holder's lease connection name>/<random>`: a standby can tell whose lease it is. */
+const TOKEN_SEPARATOR = '/';
+
+/** Connection name of the lease value's holder, or null for a value not written by this keeper. */
+export function holderOf(token: string): string | null {
+  const cut = token.lastIndexOf(TOKEN_SEPARATOR);
+  return cut > 0 ? token.slice(0, cut) : null;
+}
+
+function clientNames(list: string): Set<string> {
+  const names = new Set<string>();
+  for (const match of list.matchAll(/(?:^| )name=(\S+)/gm)) names.add(match[1] as string);
+  return names;
+}
+
+const BREAK_SCRIPT = 'breakLease';
 
 /**
  * {@link LeaseKeeper} over 1/3/5 independent Redis lease nodes with redlock (majority quorum).
@@ -24,6 +46,8 @@ export class RedlockLeaseKeeper implements LeaseKeeper {
   private readonly redlock: Redlock;
   private readonly locks = new Map<string, Lock>();
   private readonly drift: number;
+  private readonly scripts: Scripts;
+  private readonly disconnectListeners: Array<(connected: number) => void> = [];
 
   private constructor(
     private readonly clients: Redis[],
@@ -31,6 +55,8 @@ export class RedlockLeaseKeeper implements LeaseKeeper {
     private readonly cfg: KeeperConfig,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    /** Name of this keeper's lease connections on every node (unique per process instance). */
+    readonly connectionName: string,
   ) {
     this.nodes = clients.length;
     this.quorum = Math.floor(clients.length / 2) + 1;
@@ -41,6 +67,23 @@ export class RedlockLeaseKeeper implements LeaseKeeper {
       retryDelay: 0,
       retryJitter: 0,
     });
+    // The library draws the lease value itself; prefix it with our connection name so a standby can see
+    // whether the holder is still connected. A value without the prefix (another library version) only
+    // disables early breaking: holderOf() returns null and such a lease is waited out by its TTL.
+    (this.redlock as unknown as { _random: () => string })._random = () =>
+      `${connectionName}${TOKEN_SEPARATOR}${randomBytes(16).toString('hex')}`;
+    const breakLease = loadScripts().get(BREAK_SCRIPT);
+    if (!breakLease) throw new Error(`Lua script ${BREAK_SCRIPT} missing`);
+    this.scripts = new Scripts(new Map([[BREAK_SCRIPT, breakLease]]));
+    for (const client of clients) {
+      this.scripts.register(client);
+      // ioredis sets the status before it emits 'close' (next tick); connectedNodes() reads the status, so a
+      // dispatch check already sees the loss, and listeners hear of it before any other I/O is handled.
+      client.on('close', () => {
+        const connected = this.connectedNodes();
+        for (const listener of this.disconnectListeners) listener(connected);
+      });
+    }
     // Redlock emits 'error' for every node that votes against; without a listener EventEmitter would throw.
     this.redlock.on('error', (err: unknown) => {
       if (!(err instanceof ResourceLockedError)) this.logger.debug({ err }, 'lease node vote failed');
@@ -58,10 +101,12 @@ export class RedlockLeaseKeeper implements LeaseKeeper {
     logger: Logger,
     opts: { processId: string; clock?: Clock },
   ): Promise<RedlockLeaseKeeper> {
+    // Unique per process instance: a restarted process must not look like the holder it replaced.
+    const connectionName = `${opts.processId}:lease:${randomBytes(4).toString('hex')}`;
     const clients = cfg.leaseNodes.map(
       (url) =>
         new Redis(url, {
-          connectionName: `${opts.processId}:lease`,
+          connectionName,
           enableOfflineQueue: false,
           maxRetriesPerRequest: 0,
           enableAutoPipelining: false,
@@ -73,7 +118,76 @@ export class RedlockLeaseKeeper implements LeaseKeeper {
     for (const client of clients) client.on('error', () => {});
     const connectWaitMs = Math.max(cfg.nodeTimeoutMs, 200);
     await Promise.all(clients.map((client) => untilReady(client, connectWaitMs)));
-    return new RedlockLeaseKeeper(clients, leaseKey, cfg, logger, opts.clock ?? systemClock);
+    return new RedlockLeaseKeeper(clients, leaseKey, cfg, logger, opts.clock ?? systemClock, connectionName);
+  }
+
+  async inspect(): Promise<LeaseView> {
+    const nodes = await Promise.all(this.clients.map((client) => this.inspectNode(client)));
+    const quietBound = this.cfg.ttlMs - this.cfg.deadHolderQuietMs;
+    const breakable = (n: NodeLeaseView) =>
+      this.cfg.deadHolderBreak && n.token !== null && n.holderGone && n.remainingMs <= quietBound;
+    const freeIn = nodes
+      .map((n) => {
+        if (!n.reachable) return Number.POSITIVE_INFINITY;
+        if (n.token === null) return 0;
+        if (n.remainingMs < 0) return Number.POSITIVE_INFINITY;
+        if (this.cfg.deadHolderBreak && n.holderGone) return Math.max(0, n.remainingMs - quietBound);
+        return n.remainingMs;
+      })
+      .sort((a, b) => a - b)[this.quorum - 1] as number;
+    return {
+      nodes,
+      majorityFreeInMs: Number.isFinite(freeIn) ? freeIn : null,
+      breakableNow: nodes.filter(breakable).length,
+    };
+  }
+
+  async breakDead(view: LeaseView): Promise<number> {
+    if (!this.cfg.deadHolderBreak) return 0;
+    const quietBound = this.cfg.ttlMs - this.cfg.deadHolderQuietMs;
+    const results = await Promise.all(
+      view.nodes.map(async (n, i) => {
+        const client = this.clients[i];
+        if (!client || n.token === null || !n.holderGone || n.remainingMs > quietBound) return 0;
+        try {
+          return Number(await this.scripts.run(client, BREAK_SCRIPT, [this.key], [n.token, quietBound]));
+        } catch {
+          return 0;
+        }
+      }),
+    );
+    return results.reduce((a, b) => a + b, 0);
+  }
+
+  connectedNodes(): number {
+    let connected = 0;
+    for (const client of this.clients) if (client.status === 'ready') connected += 1;
+    return connected;
+  }
+
+  onDisconnect(listener: (connected: number) => void): void {
+    this.disconnectListeners.push(listener);
+  }
+
+  private async inspectNode(client: Redis): Promise<NodeLeaseView> {
+    const unreachable = { reachable: false, token: null, remainingMs: 0, holderGone: false };
+    if (client.status !== 'ready') return unreachable;
+    try {
+      const replies = await client.pipeline().get(this.key).pttl(this.key).client('LIST').exec();
+      if (!replies || replies.some(([err]) => err)) return unreachable;
+      const token = (replies[0]?.[1] as string | null) ?? null;
+      if (token === null) return { reachable: true, token: null, remainingMs: 0, holderGone: false };
+      const holder = holderOf(token);
+      return {
+        reachable: true,
+        token,
+        remainingMs: Number(replies[1]?.[1]),
+        // Unknown holder (foreign value): never treated as gone.
+        holderGone: holder !== null && !clientNames(String(replies[2]?.[1] ?? '')).has(holder),
+      };
+    } catch {
+      return unreachable;
+    }
   }
 
   async tryAcquire(): Promise<Lease | null> {

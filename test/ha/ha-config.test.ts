@@ -23,6 +23,8 @@ describe('ha config section', () => {
     [{ leaseNodes: ['http://a:1'] }, 'redis://'],
     [{ ttlMs: 500, renewIntervalMs: 300 }, 'renewIntervalMs + nodeTimeoutMs'],
     [{ safetyMarginMs: 50, nodeTimeoutMs: 100 }, 'safetyMarginMs must exceed nodeTimeoutMs'],
+    [{ deadHolderQuietMs: 300 }, 'deadHolderQuietMs must exceed renewIntervalMs + 2 × nodeTimeoutMs'],
+    [{ ttlMs: 600, deadHolderQuietMs: 600, safetyMarginMs: 150 }, 'deadHolderQuietMs must be below ttlMs'],
     [{ leaseTtl: 1000 }, 'Unrecognized key'],
   ])('refuses %j', (input, message) => {
     const parsed = haSection.safeParse(input);

@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HaTransition } from '../../ha/ha-controller.js';
 import type { LeasePermit } from '../../ha/lease-permit.js';
+import type { RedlockLeaseKeeper } from '../../ha/redlock-lease-keeper.js';
+import { Redis } from 'ioredis';
 import { RedisServer } from '../harness/redis-server.js';
 import { waitFor } from '../harness/process.js';
 import {
@@ -95,6 +97,60 @@ function run(topology: string, nodeCount: number) {
       await sleep(200);
       expect(staleDispatches(venue)).toEqual([]);
       expect(active()).toEqual([standby]);
+    });
+
+    /** Closes, from the node side, every connection named `name` (what a dead process's kernel does). */
+    async function killConnections(node: RedisServer, name: string): Promise<number> {
+      const admin = new Redis(node.url, { maxRetriesPerRequest: 0 });
+      try {
+        const list = String(await admin.client('LIST'));
+        const ids = [...list.matchAll(/^id=(\d+) .* name=(\S+) /gm)]
+          .filter((m) => m[2] === name)
+          .map((m) => m[1]);
+        for (const id of ids) await admin.client('KILL', 'ID', id as string);
+        return ids.length;
+      } finally {
+        admin.disconnect();
+      }
+    }
+
+    it('a live leader whose lease connections are cut on a majority fences itself before any new term', async () => {
+      const { leader } = await group(2);
+      const oldPermit = leader.target.permit as LeasePermit;
+      let oldMayDispatchAtTakeover: boolean | undefined;
+      for (const m of members) {
+        m.node.controller.onTransition((t) => {
+          if (t.to === 'ACTIVE' && t.epoch > oldPermit.epoch)
+            oldMayDispatchAtTakeover ??= oldPermit.mayDispatch();
+        });
+      }
+      await waitFor('dispatches', async () => venue.length > 10);
+      const name = (leader.keeper as RedlockLeaseKeeper).connectionName;
+      const killed = await Promise.all(nodes.map((n) => killConnections(n, name)));
+      expect(killed.every((k) => k === 1)).toBe(true);
+      // Either gateway may win the next term (the fenced one contends again after its holdoff).
+      const next = await waitFor(
+        'a new term',
+        async () =>
+          members.find(
+            (m) =>
+              m.node.controller.status().role === 'ACTIVE' &&
+              m.node.controller.status().epoch > oldPermit.epoch,
+          ),
+        { timeoutMs: 10_000 },
+      );
+      expect(oldMayDispatchAtTakeover).toBe(false);
+      const path = transitions
+        .filter((t) => t.processId === leader.target.processId)
+        .map((t) => [t.to, t.reason]);
+      expect(path[1]?.[0]).toBe('FENCED');
+      expect(path[1]?.[1]).toMatch(
+        new RegExp(`^lease connections open to \\d/${nodeCount} nodes, below a majority$`),
+      );
+      await waitFor('the new term dispatches', async () => venue.some((d) => d.epoch > oldPermit.epoch));
+      await sleep(200);
+      expect(staleDispatches(venue)).toEqual([]);
+      expect(active()).toEqual([next]);
     });
 
     it('a FENCED script answer drops the leader to STANDBY at once', async () => {

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { haSection, type HaConfig } from '../../ha/config.js';
 import type { Activatable } from '../../ha/activatable.js';
 import { HaNode } from '../../ha/ha-node.js';
-import type { Lease, LeaseKeeper, RenewOutcome } from '../../ha/lease-keeper.js';
+import type { Lease, LeaseKeeper, LeaseView, RenewOutcome } from '../../ha/lease-keeper.js';
 import { RedlockLeaseKeeper } from '../../ha/redlock-lease-keeper.js';
 import type { DispatchPermit } from '../../src/gateway/dispatch-permit.js';
 import { Keyspace } from '../../src/keys.js';
@@ -99,6 +99,18 @@ export class PausableKeeper implements LeaseKeeper {
   }
   release(lease: Lease): Promise<void> {
     return this.inner.release(lease);
+  }
+  inspect(): Promise<LeaseView> {
+    return this.inner.inspect();
+  }
+  breakDead(view: LeaseView): Promise<number> {
+    return this.inner.breakDead(view);
+  }
+  connectedNodes(): number {
+    return this.inner.connectedNodes();
+  }
+  onDisconnect(listener: (connected: number) => void): void {
+    this.inner.onDisconnect(listener);
   }
   nodeHealth(): Promise<boolean[]> {
     return this.inner.nodeHealth();

@@ -1,9 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedlockLeaseKeeper } from '../../ha/redlock-lease-keeper.js';
-import type { RedisServer } from '../harness/redis-server.js';
-import { waitFor } from '../harness/process.js';
-import { haConfig, keeperFor, keys, startLeaseNodes } from './ha-fixtures.js';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedlockLeaseKeeper, holderOf } from '../../ha/redlock-lease-keeper.js';
+import type { RedisServer } from '../harness/redis-server.js';
+import { spawnTs, waitFor } from '../harness/process.js';
+import { haConfig, keeperFor, keys, startLeaseNodes } from './ha-fixtures.js';
+
+const HOLDER = join(import.meta.dirname, 'lease-holder.ts');
 
 async function holderOn(node: RedisServer, leaseName: string): Promise<string | null> {
   const redis = new Redis(node.url, { maxRetriesPerRequest: 0 });
@@ -72,6 +75,71 @@ function run(topology: string, nodeCount: number) {
       expect(taken).not.toBeNull();
       const outcome = await a.renew({ ...lease, validUntilMs: Number.MAX_SAFE_INTEGER });
       expect(outcome).toMatchObject({ ok: false, lost: true });
+    });
+
+    it('names the holder in the lease value; a connected holder is never breakable, even once quiet', async () => {
+      const cfg = await fresh();
+      const lease = (await a.tryAcquire())!;
+      expect(holderOf(lease.token)).toBe(a.connectionName);
+      // Not renewed: the key goes quiet, but its holder's lease connections are open.
+      const quiet = await waitFor('the key to go quiet', async () => {
+        const view = await b.inspect();
+        return view.nodes.every((n) => n.remainingMs <= cfg.ttlMs - cfg.deadHolderQuietMs) && view;
+      });
+      expect(quiet.nodes.every((n) => n.token === lease.token && !n.holderGone)).toBe(true);
+      expect(quiet.breakableNow).toBe(0);
+      expect(await b.breakDead(quiet)).toBe(0);
+      expect(await b.tryAcquire()).toBeNull();
+    });
+
+    it("breaks a killed holder's lease once it is quiet, before it expires, and not earlier", async () => {
+      const cfg = await fresh();
+      const holder = spawnTs(HOLDER, [JSON.stringify({ leaseNodes: cfg.leaseNodes, leaseName })]);
+      const token = await waitFor('the holder to acquire', async () => {
+        const line = holder
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"holder.ready"'));
+        return line ? (JSON.parse(line) as { token: string }).token : undefined;
+      });
+      holder.child.kill('SIGKILL');
+      await holder.exited();
+      const gone = await waitFor('the nodes to see the holder gone', async () => {
+        const view = await b.inspect();
+        return view.nodes.every((n) => n.token === token && n.holderGone) && view;
+      });
+      // Renewed moments ago: holder gone, but not yet quiet; the CAS refuses even if asked.
+      if (gone.breakableNow === 0) {
+        expect(await b.breakDead(gone)).toBe(0);
+        expect(await b.tryAcquire()).toBeNull();
+      }
+      const breakable = await waitFor(
+        "the dead holder's key to be quiet on a majority",
+        async () => {
+          const view = await b.inspect();
+          return view.breakableNow >= b.quorum && view;
+        },
+        { intervalMs: 5 },
+      );
+      // Broken while its TTL still runs: that is the time saved over waiting for expiry.
+      expect(breakable.nodes.filter((n) => n.token === token && n.remainingMs > 0).length).toBe(nodeCount);
+      expect(await b.breakDead(breakable)).toBeGreaterThanOrEqual(b.quorum);
+      expect(await b.tryAcquire()).not.toBeNull();
+    });
+
+    it('refuses to break a key that was renewed after it was inspected', async () => {
+      await fresh();
+      const lease = (await a.tryAcquire())!;
+      // A view as a standby could have taken it just before the holder's renewal landed.
+      const view = await b.inspect();
+      const stale = {
+        ...view,
+        breakableNow: nodeCount,
+        nodes: view.nodes.map((n) => ({ ...n, holderGone: true, remainingMs: 0 })),
+      };
+      expect((await a.renew(lease)).ok).toBe(true);
+      expect(await b.breakDead(stale)).toBe(0);
+      expect(await b.tryAcquire()).toBeNull();
     });
 
     if (nodeCount >= 3) {
