@@ -5,7 +5,7 @@
  *   npx tsx bench/wal/run.ts [--events 1000000] [--repeat 3] [--dir /path/on/the/wal/disk]
  *
  * Rows:
- * - `encode only`: the writer's per-record work (JSON, escaping, CRC) into a reused buffer, no I/O.
+ * - `encode only`: the writer's per-record work (JSON, timestamp, escaping, CRC) into buffers, no I/O.
  * - `raw write 1MiB`: the pre-encoded bytes written with fs.writeSync in 1 MiB pieces — the ceiling.
  * - `raw write 1MiB + fdatasync`: the same with fdatasync after every piece (ceiling for `batch`).
  * - `raw write per event`: one fs.writeSync per event (what a recorder without batching would do).
@@ -21,7 +21,8 @@ import { isGatewayError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { walSection } from '../../src/wal/config.js';
 import { LineEncoder } from '../../src/wal/line-encoder.js';
-import type { WalTopic } from '../../src/wal/recorder.js';
+import { RecordClock } from '../../src/wal/record-clock.js';
+import { WAL_TOPICS, type WalTopic } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 
 const { values } = parseArgs({
@@ -61,25 +62,24 @@ interface Row {
 const rows: Row[] = [];
 
 function encodeAll(): { chunks: Buffer[]; bytes: number; seconds: number } {
-  const encoder = new LineEncoder('gw-bench');
+  const encoder = new LineEncoder('gw-bench', WAL_TOPICS);
+  const clock = new RecordClock(systemClock);
+  const topicIndex = TOPICS.map((t) => WAL_TOPICS.indexOf(t));
   const chunks: Buffer[] = [];
   let chunk = Buffer.allocUnsafe(1 << 20);
   let off = 0;
   let bytes = 0;
   const t0 = performance.now();
   for (let i = 0; i < EVENTS; i++) {
-    const body = encoder.body(
-      i + 1,
-      systemClock.wallNs().toString(),
-      TOPICS[i & 3] as string,
-      JSON.stringify(event(i)),
-    );
-    if (off + LineEncoder.maxBytes(body.length) > chunk.length) {
+    const topic = topicIndex[i & 3] as number;
+    const json = JSON.stringify(event(i));
+    if (off + encoder.maxBytes(topic, json.length) > chunk.length) {
       chunks.push(chunk.subarray(0, off));
       chunk = Buffer.allocUnsafe(1 << 20);
       off = 0;
     }
-    const n = LineEncoder.writeLine(chunk, off, body);
+    clock.sample();
+    const n = encoder.write(chunk, off, i + 1, clock.sec, clock.nsec, topic, json);
     off += n;
     bytes += n;
   }

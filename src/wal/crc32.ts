@@ -23,8 +23,16 @@ function buildTable(): Int32Array {
 }
 
 export function crc32Range(buf: Uint8Array, start: number, end: number): number {
+  return crc32Final(crc32Update(CRC32_INIT, buf, start, end));
+}
+
+/** The CRC register before any byte (pass to {@link crc32Update}). */
+export const CRC32_INIT = -1;
+
+/** The register after `state` has absorbed the bytes: lets a constant prefix be hashed once. */
+export function crc32Update(state: number, buf: Uint8Array, start: number, end: number): number {
   const t = TABLE;
-  let c = -1;
+  let c = state;
   let i = start;
   for (; i + 8 <= end; i += 8) {
     const a = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
@@ -39,5 +47,10 @@ export function crc32Range(buf: Uint8Array, start: number, end: number): number 
       t[buf[i + 7]!]!;
   }
   for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ -1) >>> 0;
+  return c;
+}
+
+/** The CRC-32 value of a register. */
+export function crc32Final(state: number): number {
+  return (state ^ -1) >>> 0;
 }

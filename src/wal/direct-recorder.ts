@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { WalDirectConfig } from './config.js';
 import { LineEncoder } from './line-encoder.js';
 import { assertProducerId } from './producer-id.js';
+import { RecordClock } from './record-clock.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
 import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
 
@@ -83,8 +84,9 @@ export interface DirectRecorderDeps {
 export class DirectRecorder implements EventRecorder {
   private readonly clock: Clock;
   private readonly encoder: LineEncoder;
+  private readonly recordClock: RecordClock;
   private readonly buffer = new TopicBuffer(new BoundedChunkPool(256 * 1024, 8));
-  private readonly topicSet = new Set<string>(WAL_TOPICS);
+  private readonly topicIndex = new Map<string, number>(WAL_TOPICS.map((t, i) => [t, i]));
   private inFlight: PendingBatch | null = null;
   private bufferedRecords = 0;
   private nextSeq: number;
@@ -111,7 +113,8 @@ export class DirectRecorder implements EventRecorder {
     lastSeq: number,
   ) {
     this.clock = clock;
-    this.encoder = new LineEncoder(producerId);
+    this.encoder = new LineEncoder(producerId, WAL_TOPICS);
+    this.recordClock = new RecordClock(clock);
     this.nextSeq = lastSeq + 1;
     this.durable = lastSeq;
     const registers = [registry];
@@ -178,7 +181,8 @@ export class DirectRecorder implements EventRecorder {
 
   record(topic: WalTopic, payload: unknown): number {
     if (this.closed) throw this.refuse('closed', 'GW_ERR_WAL_CLOSED');
-    if (!this.topicSet.has(topic))
+    const index = this.topicIndex.get(topic);
+    if (index === undefined)
       throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', `unknown topic ${String(topic)}`);
     let json: string | undefined;
     try {
@@ -196,10 +200,11 @@ export class DirectRecorder implements EventRecorder {
       );
     }
     const seq = this.nextSeq;
-    const tsNs = this.clock.wallNs().toString();
-    const body = this.encoder.body(seq, tsNs, topic, json);
-    const buf = this.buffer.reserve(LineEncoder.maxBytes(body.length));
-    this.buffer.commit(LineEncoder.writeLine(buf, this.buffer.offset, body), seq, tsNs);
+    const ts = this.recordClock;
+    ts.sample();
+    const buf = this.buffer.reserve(this.encoder.maxBytes(index, json.length));
+    const written = this.encoder.write(buf, this.buffer.offset, seq, ts.sec, ts.nsec, index, json);
+    this.buffer.commit(written, seq, ts.sec, ts.nsec);
     this.nextSeq = seq + 1;
     this.bufferedRecords++;
     if (this.buffer.count >= this.config.batchMaxRecords) this.kick();

@@ -1,3 +1,5 @@
+import { RecordClock } from './record-clock.js';
+
 /** A run of encoded records of one topic, taken from the buffer for one group commit. */
 export interface PendingBatch {
   /** Bytes to write, in order. Shrinks as writes land (see SegmentFile.append). */
@@ -48,8 +50,11 @@ export class TopicBuffer {
   count = 0;
   private firstSeq = 0;
   private lastSeq = 0;
-  private firstTsNs = '';
-  private lastTsNs = '';
+  // Timestamps stay numbers per record; they become strings once per batch, in take().
+  private firstSec = 0;
+  private firstNsec = 0;
+  private lastSec = 0;
+  private lastNsec = 0;
 
   constructor(private readonly pool: ChunkPool) {}
 
@@ -68,16 +73,18 @@ export class TopicBuffer {
   }
 
   /** Accounts a record of `written` bytes just encoded at `offset` of the reserved chunk. */
-  commit(written: number, seq: number, tsNs: string): void {
+  commit(written: number, seq: number, sec: number, nsec: number): void {
     this.used += written;
     this.bytes += written;
     if (this.count === 0) {
       this.firstSeq = seq;
-      this.firstTsNs = tsNs;
+      this.firstSec = sec;
+      this.firstNsec = nsec;
     }
     this.count++;
     this.lastSeq = seq;
-    this.lastTsNs = tsNs;
+    this.lastSec = sec;
+    this.lastNsec = nsec;
   }
 
   take(): PendingBatch | null {
@@ -93,8 +100,8 @@ export class TopicBuffer {
       count: this.count,
       firstSeq: this.firstSeq,
       lastSeq: this.lastSeq,
-      firstTsNs: this.firstTsNs,
-      lastTsNs: this.lastTsNs,
+      firstTsNs: RecordClock.format(this.firstSec, this.firstNsec),
+      lastTsNs: RecordClock.format(this.lastSec, this.lastNsec),
     };
     this.views = [];
     this.retired = [];

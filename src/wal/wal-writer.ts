@@ -9,6 +9,7 @@ import { DISK_LEVELS, type DiskLevel, DiskPressureMonitor } from './disk-pressur
 import { LineEncoder } from './line-encoder.js';
 import { assertProducerId } from './producer-id.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
+import { RecordClock } from './record-clock.js';
 import { recoverProducer } from './recovery.js';
 import { SegmentFile } from './segment-file.js';
 import { SegmentSealer } from './segment-sealer.js';
@@ -50,6 +51,7 @@ const MAX_RETRY_DELAY_MS = 1_000;
 export class WalWriter implements EventRecorder {
   private readonly clock: Clock;
   private readonly encoder: LineEncoder;
+  private readonly recordClock: RecordClock;
   private readonly metrics: WalMetrics;
   private readonly loop: CommitLoop;
   private readonly topics: TopicState[];
@@ -82,7 +84,8 @@ export class WalWriter implements EventRecorder {
     readonly disk: DiskPressureMonitor | null,
   ) {
     this.clock = clock;
-    this.encoder = new LineEncoder(producerId);
+    this.encoder = new LineEncoder(producerId, WAL_TOPICS);
+    this.recordClock = new RecordClock(clock);
     this.metrics = new WalMetrics(registry);
     this.loop = new CommitLoop(
       {
@@ -193,11 +196,11 @@ export class WalWriter implements EventRecorder {
     if (typeof json !== 'string')
       throw this.refuse(topic, 'invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
     const seq = this.nextSeq;
-    const tsNs = this.clock.wallNs().toString();
-    const body = this.encoder.body(seq, tsNs, topic, json);
-    let maxBytes = LineEncoder.maxBytes(body.length);
+    const encoder = this.encoder;
+    let maxBytes = encoder.maxBytes(index, json.length);
     if (maxBytes > this.config.maxRecordBytes) {
-      maxBytes = Buffer.byteLength(body) + 19;
+      // The bound assumes the worst escaping; measure before refusing a record that may well fit.
+      maxBytes = encoder.maxBytes(index, 0) + Buffer.byteLength(JSON.stringify(json));
       if (maxBytes > this.config.maxRecordBytes) {
         throw this.refuse(
           topic,
@@ -213,8 +216,10 @@ export class WalWriter implements EventRecorder {
     }
     const state = this.topics[index] as TopicState;
     const buf = state.buffer.reserve(maxBytes);
-    const written = LineEncoder.writeLine(buf, state.buffer.offset, body);
-    state.buffer.commit(written, seq, tsNs);
+    const ts = this.recordClock;
+    ts.sample();
+    const written = encoder.write(buf, state.buffer.offset, seq, ts.sec, ts.nsec, index, json);
+    state.buffer.commit(written, seq, ts.sec, ts.nsec);
     this.nextSeq = seq + 1;
     this.buffered += written;
     this.pendingBytes += written;
