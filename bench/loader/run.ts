@@ -1,62 +1,90 @@
 /**
- * Loader benchmark: rows/s of one and of two loader processes (real BullMQ, Redis, ClickHouse 18.16)
- * ingesting the same sealed segment files, side by side with a direct HTTP insert of those files into
- * the same ClickHouse (the ceiling: `INSERT … FORMAT JSONEachRow`, the file as the body, as many
- * concurrent inserts as one loader runs). Then replay lag at a steady input rate: a feeder seals one
- * segment every 100 ms (rate/10 records each) and the lag of each segment is LOADED time − sealed time.
+ * Loader benchmark (real BullMQ, Redis, ClickHouse 18.16, loader processes spawned like production).
  *
- *   npx tsx bench/loader/run.ts [--segments=12] [--records=50000] [--lag-seconds=5] [--lag-rate=100000]
+ * Part 1, throughput: rows/s of one and of two loader processes ingesting the same sealed segment files,
+ * side by side with a direct HTTP insert of those files into the same ClickHouse (the ceiling:
+ * `INSERT … FORMAT JSONEachRow` with the file as the body, no verification, no state). The ceiling is the
+ * best of several direct-insert concurrencies, so a loader cannot look good against a starved baseline.
+ * Each loader run starts with the segments renamed into an empty WAL dir and ends when every segment is
+ * ARCHIVED (claimed, checksummed, inserted, verified present, LOADED, retained).
+ *
+ * Part 2, replay lag at a steady input rate: the real WalWriter, in its own process (producer.ts), records
+ * `--lag-rate` events/s (four topics, ~100-byte payloads, the WAL's default rotation unless overridden) for `--lag-seconds` while
+ * loaders drain; every 250 ms the bench scrapes `hft_loader_replay_lag_seconds` (age of the oldest sealed
+ * segment not yet LOADED, the alerting metric) from every loader and keeps the highest. Reported: p50,
+ * p99 and max of those samples, and of the per-segment lag (LOADED time − sealed time). Afterwards every
+ * recorded event must be in ClickHouse exactly once.
+ *
+ *   npx tsx bench/loader/run.ts [--segments=12] [--records=50000] [--concurrency=<loader default>]
+ *     [--lag-seconds=60] [--lag-rate=100000] [--lag-loaders=1] [--segment-max-mb=<wal default>]
+ *     [--segment-max-age-ms=<wal default>]
+ *     [--skip-throughput] [--skip-lag]
  */
-import { cpSync, createReadStream, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createReadStream,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
 import { request } from 'node:http';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connectClickHouse } from '../../loaders/clickhouse-connect.js';
 import { detectFeatures } from '../../loaders/clickhouse-features.js';
+import { loaderSection } from '../../loaders/config.js';
 import { Migrator } from '../../loaders/migrator.js';
 import { SegmentState } from '../../loaders/segment-state-store.js';
 import { clickhouseSection } from '../../src/config/sections.js';
 import { createLogger } from '../../src/log.js';
-import type { SegmentManifest } from '../../src/wal/manifest.js';
+import { MANIFEST_SUFFIX } from '../../src/wal/manifest.js';
+import type { WalTopic } from '../../src/wal/recorder.js';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server.js';
-import { tempDir, waitFor } from '../../test/harness/process.js';
+import { type Spawned, spawnTs, tempDir, waitFor } from '../../test/harness/process.js';
 import { RedisServer } from '../../test/harness/redis-server.js';
-import { type FixtureSegment, writeBacklog, writeSegment } from '../../test/loaders/fixtures.js';
+import { type FixtureSegment, writeBacklog } from '../../test/loaders/fixtures.js';
 import { LoaderScenario } from '../../test/loaders/loader-env.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
 
+const flag = (name: string) => process.argv.includes(`--${name}`);
 const segmentCount = argInt('segments', 12);
 const recordsPerSegment = argInt('records', 50_000);
-const lagSeconds = argInt('lag-seconds', 5);
+const loaderDefaults = loaderSection.parse({});
+const concurrency = argInt('concurrency', loaderDefaults.concurrency);
+const lagSeconds = argInt('lag-seconds', 60);
 const lagRate = argInt('lag-rate', 100_000);
-const CONCURRENCY = 2;
-const loaderSettings = {
-  batchRows: argInt('batch-rows', 50_000),
-  concurrency: CONCURRENCY,
-  claimTtlMs: 15_000,
-  jobLockMs: 30_000,
-};
+const lagLoaders = argInt('lag-loaders', 1);
+const segmentMaxMb = argInt('segment-max-mb', 0);
+const segmentMaxAgeMs = argInt('segment-max-age-ms', 0);
+const CEILING_CONCURRENCIES = [...new Set([1, 2, 4, concurrency])].sort((a, b) => a - b);
+const LAG_TOPICS: WalTopic[] = ['gateway.intent', 'gateway.decision', 'gateway.fill', 'market.tick'];
 
 const [redisServer, clickhouse] = await Promise.all([RedisServer.start(), ClickHouseServer.start()]);
 const staging = tempDir('bench-stage');
 const segments = writeBacklog(staging, { segments: segmentCount, recordsPerSegment, producerId: 'gw-bench' });
 const totalRows = segmentCount * recordsPerSegment;
 const totalBytes = segments.reduce((n, s) => n + s.manifest.bytes, 0);
+const load1 = () => Number((loadavg()[0] ?? 0).toFixed(2));
 
-/** The ceiling: each file POSTed as it is, CONCURRENCY at a time, into a fresh database. */
-async function ceiling(): Promise<number> {
+/** Direct insert: each file POSTed as it is, `parallel` at a time, into a fresh database. */
+async function ceiling(parallel: number): Promise<number> {
   const database = `bench_direct_${Date.now()}`;
   await migrate(database);
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: parallel }, async () => {
       while (next < segments.length) {
         const s = segments[next++] as FixtureSegment;
-        await postFile(`${database}`, s.segmentPath);
+        await postFile(database, s.segmentPath);
       }
     }),
   );
-  return (performance.now() - t0) / 1_000;
+  const seconds = (performance.now() - t0) / 1_000;
+  await clickhouse.query(`DROP DATABASE ${database}`);
+  return seconds;
 }
 
 function postFile(database: string, path: string): Promise<void> {
@@ -85,6 +113,18 @@ async function migrate(database: string): Promise<void> {
   await Promise.all([admin.close(), db.close()]);
 }
 
+/** Loader settings of the bench: the defaults, except a short scan interval so t0 is not a scan wait. */
+function loaderOverrides(scanIntervalMs: number) {
+  return {
+    concurrency,
+    batchRows: loaderDefaults.batchRows,
+    claimTtlMs: loaderDefaults.claimTtlMs,
+    jobLockMs: loaderDefaults.jobLockMs,
+    stalledIntervalMs: loaderDefaults.stalledIntervalMs,
+    scheduler: { scanIntervalMs, rescueAfterMs: loaderDefaults.scheduler.rescueAfterMs },
+  };
+}
+
 /** Segments staged beside the WAL dir, then renamed in at t0 (segment file first, manifest last). */
 async function loaders(count: number): Promise<number> {
   const scenario = await LoaderScenario.create(redisServer, clickhouse);
@@ -92,9 +132,7 @@ async function loaders(count: number): Promise<number> {
   cpSync(staging, stage, { recursive: true });
   await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      scenario.spawnLoader(`bench-${i}`, {
-        loader: { ...loaderSettings, scheduler: { scanIntervalMs: 100 } },
-      }),
+      scenario.spawnLoader(`bench-${i}`, { loader: loaderOverrides(100) }),
     ),
   );
   const ids = segments.map((s) => s.manifest.segmentId);
@@ -109,6 +147,7 @@ async function loaders(count: number): Promise<number> {
   const counts = await scenario.counts();
   if (counts.distinct !== totalRows) throw new Error(`expected ${totalRows} rows, found ${counts.distinct}`);
   await scenario.close();
+  await clickhouse.query(`DROP DATABASE ${scenario.database}`);
   return seconds;
 }
 
@@ -120,54 +159,127 @@ function moveIn(stage: string, walDir: string): void {
       mkdirSync(to, { recursive: true });
       const names = readdirSync(from);
       for (const n of names.filter((f) => f.endsWith('.seg'))) renameSync(join(from, n), join(to, n));
-      for (const n of names.filter((f) => f.endsWith('.manifest.json')))
+      for (const n of names.filter((f) => f.endsWith(MANIFEST_SUFFIX)))
         renameSync(join(from, n), join(to, n));
     }
   }
 }
 
-/** One segment sealed every 100 ms at `lagRate` records/s; lag = LOADED (Redis time) − sealed. */
+/** The WAL producer process at `lagRate` events/s while `lagLoaders` loaders (default settings) drain. */
 async function replayLag() {
-  const perSegment = Math.max(1, Math.round(lagRate / 10));
-  const count = lagSeconds * 10;
-  const stage = tempDir('bench-lag');
-  const lagSegments = Array.from({ length: count }, (_, i) =>
-    writeSegment(stage, { producerId: 'gw-lag', firstSeq: 1 + i * perSegment, count: perSegment }),
-  );
   const scenario = await LoaderScenario.create(redisServer, clickhouse);
-  await scenario.spawnLoader('bench-lag', {
-    loader: { ...loaderSettings, scheduler: { scanIntervalMs: 100 } },
-  });
-  const sealedMs = new Map<string, number>();
-  const t0 = performance.now();
-  for (const [i, s] of lagSegments.entries()) {
-    const due = t0 + i * 100;
-    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-    const dir = join(scenario.walDir, 'gw-lag', s.manifest.topic);
-    mkdirSync(dir, { recursive: true });
-    renameSync(s.segmentPath, join(dir, `${s.manifest.segmentId}.seg`));
-    const now = Date.now();
-    const manifest: SegmentManifest = { ...s.manifest, sealedTsNs: String(BigInt(now) * 1_000_000n) };
-    writeFileSync(join(dir, `${s.manifest.segmentId}.manifest.json`), JSON.stringify(manifest));
-    sealedMs.set(s.manifest.segmentId, now);
+  const procs: Spawned[] = [];
+  for (let i = 0; i < lagLoaders; i += 1) {
+    procs.push(
+      await scenario.spawnLoader(`bench-lag-${i}`, {
+        loader: loaderOverrides(loaderDefaults.scheduler.scanIntervalMs),
+      }),
+    );
   }
-  const ids = lagSegments.map((s) => s.manifest.segmentId);
+  const producer = spawnTs('bench/loader/producer.ts', [
+    `--dir=${scenario.walDir}`,
+    `--rate=${lagRate}`,
+    `--seconds=${lagSeconds}`,
+    `--segment-max-mb=${segmentMaxMb}`,
+    `--segment-max-age-ms=${segmentMaxAgeMs}`,
+  ]);
+  const producerExit = producer.exited();
+
+  // Samples cover the steady run: until the producer stops recording and seals its open segments.
+  const samples = latencyHistogram();
+  let maxBacklog = 0;
+  let running = true;
+  void producerExit.then(() => {
+    running = false;
+  });
+  while (running) {
+    const started = performance.now();
+    const [lags, backlogs] = await Promise.all([
+      Promise.all(procs.map((p) => scenario.metric(p, 'hft_loader_replay_lag_seconds'))),
+      Promise.all(procs.map((p) => scenario.metric(p, 'hft_loader_backlog_segments'))),
+    ]);
+    maxBacklog = Math.max(maxBacklog, ...backlogs);
+    samples.recordValue(Math.max(1, Math.round(Math.max(...lags) * 1e6)));
+    if (process.env.BENCH_DEBUG) console.log('sample', Date.now(), lags, backlogs);
+    await new Promise((r) => setTimeout(r, Math.max(0, 250 - (performance.now() - started))));
+  }
+  if ((await producerExit) !== 0) throw new Error(`producer failed: ${producer.output()}`);
+  const produced = JSON.parse(producer.output().trim().split('\n').at(-1) as string) as {
+    recorded: number;
+    refused: number;
+    seconds: number;
+    segmentMaxBytes: number;
+    segmentMaxAgeMs: number;
+  };
+  const recorded = produced.recorded;
+  const producerId = 'gw-lag';
+
   await waitFor(
-    'lag run loaded',
-    async () => (await scenario.store.states(ids)).every((st) => st === SegmentState.ARCHIVED),
-    { timeoutMs: 600_000, intervalMs: 50 },
+    'lag run drained',
+    async () => {
+      let left = 0;
+      for (const topic of LAG_TOPICS) {
+        const dir = join(scenario.walDir, producerId, topic);
+        left += readdirSync(dir).filter((f) => f.endsWith(MANIFEST_SUFFIX)).length;
+      }
+      return left === 0;
+    },
+    { timeoutMs: 600_000, intervalMs: 200 },
   );
-  const histogram = latencyHistogram();
-  for (const id of ids) {
-    const loaded = Number((await scenario.store.describe(id)).loaded_ms);
-    histogram.recordValue(Math.max(1, (loaded - (sealedMs.get(id) as number)) * 1_000));
+  const counts = await scenario.counts(`producer_id = '${producerId}'`);
+  if (counts.final !== recorded || counts.distinct !== recorded) {
+    throw new Error(`recorded ${recorded}, ClickHouse has ${JSON.stringify(counts)}`);
+  }
+
+  // Per-segment lag: LOADED (Redis time) − sealed (manifest), from the archived manifests.
+  const perSegment = latencyHistogram();
+  let segmentsLoaded = 0;
+  for (const topic of LAG_TOPICS) {
+    const archive = join(scenario.walDir, producerId, topic, 'archive');
+    for (const name of readdirSync(archive).filter((f) => f.endsWith(MANIFEST_SUFFIX))) {
+      const m = JSON.parse(readFileSync(join(archive, name), 'utf8')) as {
+        segmentId: string;
+        sealedTsNs: string;
+      };
+      const loadedMs = Number((await scenario.store.describe(m.segmentId)).loaded_ms);
+      const sealedMs = Number(BigInt(m.sealedTsNs) / 1_000_000n);
+      perSegment.recordValue(Math.max(1, (loadedMs - sealedMs) * 1_000));
+      if (process.env.BENCH_DEBUG)
+        console.log(
+          'segment',
+          m.segmentId,
+          sealedMs,
+          loadedMs,
+          loadedMs - sealedMs,
+          'manifest written +',
+          Math.round(statSync(join(archive, name)).mtimeMs - sealedMs),
+        );
+      segmentsLoaded += 1;
+    }
   }
   await scenario.close();
+  await clickhouse.query(`DROP DATABASE ${scenario.database}`);
+  const ms = (h: ReturnType<typeof latencyHistogram>, p: number) =>
+    Math.round(h.getValueAtPercentile(p) / 1_000);
   return {
-    p50_ms: Math.round(histogram.getValueAtPercentile(50) / 1_000),
-    p99_ms: Math.round(histogram.getValueAtPercentile(99) / 1_000),
-    max_ms: Math.round(histogram.maxValue / 1_000),
-    input_rows_per_s: perSegment * 10,
+    loaders: lagLoaders,
+    input_events_per_s: Math.round(recorded / produced.seconds),
+    events: recorded,
+    refused: produced.refused,
+    seconds: Number(produced.seconds.toFixed(1)),
+    segment_max_mb: Math.round(produced.segmentMaxBytes / 1024 / 1024),
+    segment_max_age_ms: produced.segmentMaxAgeMs,
+    scan_interval_ms: loaderDefaults.scheduler.scanIntervalMs,
+    segments: segmentsLoaded,
+    max_backlog_segments: maxBacklog,
+    metric_samples: samples.totalCount,
+    metric_p50_ms: ms(samples, 50),
+    metric_p99_ms: ms(samples, 99),
+    metric_max_ms: Math.round(samples.maxValue / 1_000),
+    segment_p50_ms: ms(perSegment, 50),
+    segment_p99_ms: ms(perSegment, 99),
+    segment_max_ms: Math.round(perSegment.maxValue / 1_000),
+    load1_end: load1(),
   };
 }
 
@@ -181,30 +293,51 @@ async function quiesce(): Promise<void> {
 }
 
 try {
-  const direct = await ceiling();
-  await quiesce();
-  const one = await loaders(1);
-  await quiesce();
-  const two = await loaders(2);
-  await quiesce();
-  const lag = await replayLag();
-  const row = (name: string, seconds: number) => ({
-    name,
-    rows: totalRows,
-    mb: Math.round(totalBytes / 1e6),
-    seconds: Number(seconds.toFixed(2)),
-    rows_per_s: Math.round(totalRows / seconds),
-    ratio_vs_ceiling: Number((direct / seconds).toFixed(2)),
-  });
-  const rows = [row('direct HTTP insert (ceiling)', direct), row('1 loader', one), row('2 loaders', two)];
-  report('loader', rows, {
-    replay_lag: lag,
+  const loadStart = load1();
+  const extra: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    clickhouse_version: (await clickhouse.query('SELECT version()')).trim(),
+    loader_concurrency: concurrency,
+    batch_rows: loaderDefaults.batchRows,
     goals: { one_loader_ratio: 0.7, lag_p99_ms: 5_000 },
-    clickhouse_version: '18.16',
-  });
-  console.log(
-    `replay lag at ${lag.input_rows_per_s} rows/s input: p50 ${lag.p50_ms} ms, p99 ${lag.p99_ms} ms, max ${lag.max_ms} ms`,
-  );
+    load1_start: loadStart,
+  };
+  if (!flag('skip-throughput')) {
+    const direct = new Map<number, number>();
+    for (const c of CEILING_CONCURRENCIES) {
+      await quiesce();
+      direct.set(c, await ceiling(c));
+    }
+    const best = Math.min(...direct.values());
+    await quiesce();
+    const one = await loaders(1);
+    await quiesce();
+    const two = await loaders(2);
+    const row = (name: string, seconds: number) => ({
+      name,
+      rows: totalRows,
+      mb: Math.round(totalBytes / 1e6),
+      seconds: Number(seconds.toFixed(2)),
+      rows_per_s: Math.round(totalRows / seconds),
+      ratio_vs_ceiling: Number((best / seconds).toFixed(2)),
+    });
+    const rows = [
+      ...[...direct].map(([c, s]) => row(`direct HTTP insert ×${c}`, s)),
+      row(`1 loader (concurrency ${concurrency})`, one),
+      row(`2 loaders (concurrency ${concurrency} each)`, two),
+    ];
+    extra.ceiling_rows_per_s = Math.round(totalRows / best);
+    extra.one_loader_ratio = Number((best / one).toFixed(2));
+    extra.two_loader_ratio = Number((best / two).toFixed(2));
+    extra.load1_after_throughput = load1();
+    report('loader', rows, extra);
+  }
+  if (!flag('skip-lag')) {
+    await quiesce();
+    const lag = await replayLag();
+    extra.replay_lag = lag;
+    report('loader-lag', [{ name: `replay lag at ${lag.input_events_per_s} events/s`, ...lag }], extra);
+  }
 } finally {
   await Promise.all([redisServer.stop(), clickhouse.stop()]);
 }
