@@ -11,17 +11,37 @@ import type { Scripts } from '../redis/scripts.js';
 import { sleep } from './backoff.js';
 import type { ChannelMetrics } from './metrics.js';
 
-/** One delivered stream entry. `envelope` is null when the entry failed validation. */
+/**
+ * What completing one delivery takes (store the decision, reply, XACK, XDEL): handed to the handler so
+ * that it may complete the entry inside its own last script (the gateway's outcome script does, saving a
+ * round trip per intent) and set `done`. Left false, the consumer completes the entry itself.
+ */
+export class Completion {
+  /** Set by a handler whose own script stored the decision, replied, acknowledged and deleted the entry. */
+  done = false;
+
+  constructor(
+    readonly streamKey: string,
+    readonly group: string,
+    readonly entryId: string,
+    readonly replyTo: string,
+    readonly replyMaxLen: number,
+    readonly replyTtlMs: number,
+  ) {}
+}
+
+/** One delivered, valid stream entry. */
 export interface Delivery {
   readonly id: string;
   readonly idempotencyKey: string;
   readonly replyTo: string;
   readonly envelope: IntentEnvelope;
+  readonly completion: Completion;
 }
 
 /**
- * Decides one valid intent. Returning a decision completes the entry (stored, replied, acknowledged).
- * Throwing leaves the entry pending: it is retried after `claimIdleMs` and dead-lettered after
+ * Decides one valid intent. Returning a decision completes the entry (stored, replied, acknowledged),
+ * unless the handler completed it itself (`delivery.completion.done`). Throwing leaves the entry pending: it is retried after `claimIdleMs` and dead-lettered after
  * `maxDeliveries`. A handler should answer everything it can with a REJECTED decision and throw only for
  * failures where a retry may succeed.
  */
@@ -39,6 +59,12 @@ export interface IntentConsumerOptions {
   handler: IntentHandler;
   logger: Logger;
   metrics: ChannelMetrics;
+  /**
+   * Answer an entry whose key already has a stored decision without calling the handler (default true).
+   * A handler that does its own atomic dedup (the gateway's admit script) turns it off: one Redis round
+   * trip less per intent.
+   */
+  precheckStored?: boolean;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -185,14 +211,19 @@ export class IntentConsumer {
     try {
       // Best-effort short-circuit for a retried submit whose twin was already decided. Not atomic with
       // the handler: the gateway's admit script is the real dedup guard, so handlers must stay idempotent.
-      const stored = await this.opts.redis.get(this.keys.decision(key));
-      if (stored !== null) {
-        this.opts.metrics.storedReplies.inc();
-        await this.complete(id, key, replyTo, JSON.parse(stored) as Decision);
-        return;
+      if (this.opts.precheckStored ?? true) {
+        const stored = await this.opts.redis.get(this.keys.decision(key));
+        if (stored !== null) {
+          this.opts.metrics.storedReplies.inc();
+          await this.complete(id, key, replyTo, JSON.parse(stored) as Decision);
+          return;
+        }
       }
-      const decision = await this.opts.handler({ id, idempotencyKey: key, replyTo, envelope });
-      await this.complete(id, key, replyTo, decision);
+      const { group, replyMaxLen, replyTtlMs } = this.opts.channel;
+      const completion = new Completion(this.streamKey, group, id, replyTo, replyMaxLen, replyTtlMs);
+      const decision = await this.opts.handler({ id, idempotencyKey: key, replyTo, envelope, completion });
+      if (completion.done) this.opts.metrics.completed.inc();
+      else await this.complete(id, key, replyTo, decision);
     } catch (err) {
       this.opts.metrics.handlerErrors.inc();
       this.opts.logger.error(
@@ -239,14 +270,15 @@ export class IntentConsumer {
 
   private async finish(id: string, decisionKey: string, key: string, replyTo: string, decision: Decision) {
     const { group, decisionTtlMs, replyMaxLen, replyTtlMs } = this.opts.channel;
+    const text = serializeDecision(decision);
     const [, inForce] = (await this.opts.scripts.run(
       this.opts.redis,
       'completeIntent',
       [this.streamKey, decisionKey, replyTo],
-      [group, id, serializeDecision(decision), decisionTtlMs, replyMaxLen, replyTtlMs, key],
+      [group, id, text, decisionTtlMs, replyMaxLen, replyTtlMs, key],
     )) as [number, string];
     this.opts.metrics.completed.inc();
-    return inForce === serializeDecision(decision) ? decision : (JSON.parse(inForce) as Decision);
+    return inForce === text ? decision : (JSON.parse(inForce) as Decision);
   }
 
   private async onLoopError(err: unknown, loop: string): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { BrokerAdapter, PlaceResult } from '../broker/adapter.js';
+import type { Completion } from '../channel/intent-consumer.js';
 import type { Decision } from '../contracts/decision.js';
 import { parseDecision, serializeDecision } from '../contracts/decision.js';
 import type { Side, Tif } from '../contracts/intent.js';
@@ -29,6 +30,8 @@ export interface AdmittedIntent {
   readonly tif: Tif;
   /** Client order id a CANCEL acts on; "" for NEW. */
   readonly target: string;
+  /** The channel entry this intent came from, completed with the outcome (absent for reconciliation). */
+  readonly completion?: Completion;
 }
 
 /**
@@ -262,12 +265,14 @@ export class Dispatcher {
       decision: serializeDecision(decision),
       venueState,
       ...(attempt === undefined ? {} : { attempt }),
+      ...(intent.completion ? { completion: intent.completion } : {}),
     });
     if (answer.code === GatewayScriptCode.FENCED) {
       permit.onFenced(Number(answer.detail));
       throw new GatewayError('GW_ERR_FENCED', `epoch ${permit.epoch} < ${answer.detail}`);
     }
     if (answer.code === GatewayScriptCode.ADMITTED) {
+      if (answer.extra === 1 && intent.completion) intent.completion.done = true;
       this.deps.events.record('gateway.decision', decision);
       return decision;
     }

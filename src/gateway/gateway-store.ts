@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Completion } from '../channel/intent-consumer.js';
 import type { IntentEnvelope } from '../contracts/intent.js';
 import { GatewayError } from '../errors.js';
 import type { LevelLimits } from '../exposure/exposure-limits.js';
@@ -39,6 +40,8 @@ export interface OutcomeRequest {
   readonly venueState: string;
   /** The dispatch attempt the caller owns; required for EXPIRED and ABORTED (compare-and-set). */
   readonly attempt?: number;
+  /** The intent-stream entry to complete with a recorded DISPATCHED/REJECTED (answer `extra` = 1). */
+  readonly completion?: Completion;
 }
 
 /**
@@ -100,6 +103,7 @@ export class GatewayStore {
 
   async recordOutcome(r: OutcomeRequest): Promise<ScriptAnswer> {
     const k = this.keys;
+    const c = r.completion;
     return this.run(
       'recordOutcome',
       [
@@ -111,6 +115,8 @@ export class GatewayStore {
         k.exposureSymbols(r.account),
         k.exposureIdle(r.account),
         k.journalOpen(),
+        c?.streamKey ?? '',
+        c?.replyTo ?? '',
       ],
       [
         r.epoch,
@@ -121,6 +127,11 @@ export class GatewayStore {
         r.clientOrderId,
         Date.now(),
         r.attempt ?? '',
+        c?.group ?? '',
+        c?.entryId ?? '',
+        c?.replyMaxLen ?? 0,
+        c?.replyTtlMs ?? 0,
+        r.idempotencyKey,
       ],
     );
   }

@@ -153,6 +153,8 @@ export class Gateway {
       consumerName: name,
       gatewayId: config.processId,
       handler: pipeline.handle,
+      // The admit script answers a decided key itself (DUPLICATE): no pre-check round trip.
+      precheckStored: false,
       logger,
       metrics: createChannelMetrics(deps.registry),
     });

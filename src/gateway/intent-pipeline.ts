@@ -1,4 +1,4 @@
-import type { Delivery } from '../channel/intent-consumer.js';
+import type { Completion, Delivery } from '../channel/intent-consumer.js';
 import type { Clock } from '../clock.js';
 import type { Decision } from '../contracts/decision.js';
 import { parseDecision } from '../contracts/decision.js';
@@ -73,7 +73,7 @@ export class IntentPipeline {
     metrics.inFlight.inc();
     this.inFlightCount++;
     try {
-      const decision = await this.decide(delivery.envelope);
+      const decision = await this.decide(delivery.envelope, delivery.completion);
       metrics.decisions.inc({ outcome: decision.status, reason: decision.reason ?? 'none' });
       this.deps.policy?.observeDecision?.(decision.reason);
       return decision;
@@ -83,7 +83,7 @@ export class IntentPipeline {
     }
   };
 
-  private async decide(envelope: IntentEnvelope): Promise<Decision> {
+  private async decide(envelope: IntentEnvelope, completion?: Completion): Promise<Decision> {
     this.deps.events.record('gateway.intent', envelope);
     const subject: DecisionSubject = {
       idempotencyKey: envelope.idempotency_key,
@@ -124,7 +124,7 @@ export class IntentPipeline {
       switch (answer.code) {
         case GatewayScriptCode.ADMITTED:
           admitted = true;
-          return await this.dispatch(envelope, clientOrderId, permit, attemptStartedAt);
+          return await this.dispatch(envelope, clientOrderId, permit, attemptStartedAt, completion);
         case GatewayScriptCode.FENCED:
           permit.onFenced(Number(answer.detail));
           throw new GatewayError('GW_ERR_FENCED', `epoch ${permit.epoch} < ${answer.detail}`);
@@ -163,6 +163,7 @@ export class IntentPipeline {
     clientOrderId: string,
     permit: DispatchPermit,
     attemptStartedAt: number,
+    completion: Completion | undefined,
   ): Promise<Decision> {
     const intent: AdmittedIntent = {
       kind: envelope.kind === 'CANCEL' ? 'CANCEL' : 'NEW',
@@ -178,8 +179,10 @@ export class IntentPipeline {
       price: envelope.price,
       tif: envelope.tif,
       target: envelope.target_client_order_id ?? '',
+      ...(completion ? { completion } : {}),
     };
-    this.deps.events.record('gateway.dispatch', { ...intent, epoch: permit.epoch });
+    const { completion: _, ...recorded } = intent;
+    this.deps.events.record('gateway.dispatch', { ...recorded, epoch: permit.epoch });
     this.deps.dispatching.add(clientOrderId);
     try {
       return await this.deps.dispatcher.dispatch(intent, permit, { number: 1, startedAt: attemptStartedAt });

@@ -267,6 +267,8 @@ describe('gateway with an EventRecorder', () => {
     const c = await submitter();
     const placed = await c.submit(newIntent(1));
     expect(placed.status).toBe('ACCEPTED');
+    // The outcome script replies as it records; the decision event is written right after its answer.
+    await waitFor('decision recorded', async () => recorder.topics.length === 4);
     expect(recorder.topics).toEqual([
       'gateway.intent',
       'gateway.dispatch',

@@ -114,6 +114,7 @@ describe('V-GW-IDEMPOTENCY', () => {
     }
     await waitFor('raw replays drained', async () => (await r.xlen('{hft}:stream:intents')) === 0);
     await expectOneOrderPerKey(before.map((d) => d.client_order_id ?? ''));
-    expect(await second.metrics()).toMatch(/hft_channel_stored_replies_total\{[^}]*\} 20/);
+    // Answered by the admit script's dedup lookup (the gateway skips the channel's own pre-check).
+    expect(await second.metrics()).toMatch(/hft_gateway_dedup_hits_total\{[^}]*kind="stored"[^}]*\} 20/);
   });
 });
