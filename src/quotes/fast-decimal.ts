@@ -63,3 +63,54 @@ export function parseScaledDecimal(text: string, places: number): number | null 
   if (value > MAX_SCALED) return null;
   return negative ? -value : value;
 }
+
+/**
+ * `parseScaledDecimal` over a byte range (ASCII digits, `-`, `.`), for the quote scanner, which reads
+ * the envelope as UTF-8 bytes. The same grammar and answers, checked equal in
+ * test/quotes/fast-decimal.test.ts.
+ */
+export function parseScaledDecimalBytes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  places: number,
+): number | null {
+  let i = start;
+  const negative = end > start && bytes[start] === MINUS;
+  if (negative) i++;
+  const wholeStart = i;
+  let value = 0;
+  while (i < end) {
+    const c = bytes[i] as number;
+    if (c < ZERO || c > NINE) break;
+    value = value * 10 + (c - ZERO);
+    i++;
+  }
+  const wholeDigits = i - wholeStart;
+  if (wholeDigits < 1 || wholeDigits > 16) return null;
+  let significant = 0;
+  let fraction = 0;
+  if (i < end) {
+    if (bytes[i] !== DOT) return null;
+    i++;
+    const fracStart = i;
+    while (i < end) {
+      const c = bytes[i] as number;
+      if (c < ZERO || c > NINE) return null;
+      i++;
+    }
+    const fracDigits = i - fracStart;
+    if (fracDigits < 1 || fracDigits > 18) return null;
+    let last = i;
+    while (last > fracStart && bytes[last - 1] === ZERO) last--;
+    significant = last - fracStart;
+    if (significant > places) return null;
+    for (let j = fracStart; j < last; j++) fraction = fraction * 10 + ((bytes[j] as number) - ZERO);
+  }
+  if (value > MAX_SCALED) return null;
+  value = value * (POW10[places] as number);
+  if (value > MAX_SCALED) return null;
+  value += fraction * (POW10[places - significant] as number);
+  if (value > MAX_SCALED) return null;
+  return negative ? -value : value;
+}

@@ -74,20 +74,26 @@ export class QuoteIngress {
     this.schedule = deps.scheduler ?? defaultScheduler;
     this.logger = deps.logger.child({ component: 'quotes' });
     this.ring = new QuoteRing(config.queueCapacity, config.overflowPolicy, config.symbols.length);
-    this.metrics = new QuoteMetrics(deps.registry, this.ring, config.overflowPolicy, config.symbols, () =>
-      this.book.oldestAgeMs(this.clock.monoMs()),
+    const override = config.schema.override;
+    const validator = new QuoteValidator({
+      maxPayloadBytes: config.maxPayloadBytes,
+      acceptVersions: override.enabled ? override.acceptVersions : [],
+      acceptUnknownFields: override.enabled && override.acceptUnknownFields,
+    });
+    this.metrics = new QuoteMetrics(
+      deps.registry,
+      this.ring,
+      config.overflowPolicy,
+      config.symbols,
+      () => this.book.oldestAgeMs(this.clock.monoMs()),
+      () => validator.slowPath,
     );
     this.publisher = new QuotePublisher((err) => {
       this.metrics.publishErrors.inc();
       this.logger.error({ event: 'quote_subscriber_failed', err }, 'a quote subscriber threw');
     });
-    const override = config.schema.override;
     this.processor = new QuoteProcessor({
-      validator: new QuoteValidator({
-        maxPayloadBytes: config.maxPayloadBytes,
-        acceptVersions: override.enabled ? override.acceptVersions : [],
-        acceptUnknownFields: override.enabled && override.acceptUnknownFields,
-      }),
+      validator,
       recorder: deps.recorder,
       publisher: this.publisher,
       book: this.book,
@@ -188,7 +194,9 @@ export class QuoteIngress {
     this.turnPending = false;
     const batch = this.config.drainBatchSize;
     const slot = this.slot;
+    let firstRecvMonoMs = -1;
     for (let n = 0; n < batch && this.ring.shift(slot); n++) {
+      if (n === 0) firstRecvMonoMs = slot.recvMonoMs;
       try {
         this.processor.process(slot);
       } catch (err) {
@@ -200,6 +208,12 @@ export class QuoteIngress {
       }
     }
     slot.payload = '';
+    if (firstRecvMonoMs >= 0) {
+      // One clock read per turn: the turn's first quote is its oldest, and now is after its last, so
+      // this bounds every quote's receive → processed delay in the turn from above.
+      const lag = this.clock.monoMs() - firstRecvMonoMs;
+      if (lag > this.metrics.maxLagMs) this.metrics.maxLagMs = lag;
+    }
     if (this.ring.depth > 0) {
       this.wake();
     } else if (this.idleWaiters.length > 0) {

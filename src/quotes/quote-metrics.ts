@@ -25,6 +25,7 @@ export class QuoteMetrics {
     policy: OverflowPolicy,
     symbols: readonly string[],
     oldestReferenceAgeMs: () => number,
+    slowPathQuotes: () => number,
   ) {
     const registers = [registry];
     new Counter({
@@ -112,6 +113,15 @@ export class QuoteMetrics {
       registers,
       collect() {
         this.set(oldestReferenceAgeMs());
+      },
+    });
+    new Counter({
+      name: 'hft_quote_validator_slow_path_total',
+      help: 'Quotes the one-pass scanner handed to the JSON.parse reference validator (rejects, escapes, unusual number forms, override cases)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(slowPathQuotes());
       },
     });
     this.schemaRejects = new Counter({

@@ -109,8 +109,6 @@ export class QuoteProcessor {
     }
     publisher.publish(quote);
     this.processedByKind[quote.kind].inc();
-    const lag = this.parts.clock.monoMs() - slot.recvMonoMs;
-    if (lag > metrics.maxLagMs) metrics.maxLagMs = lag;
   }
 
   /** Writes the suppressed-rejects summary if the log window has elapsed (called on a timer too). */

@@ -1,19 +1,22 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseDecimal } from '../../src/contracts/scaled.js';
-import { parseScaledDecimal } from '../../src/quotes/fast-decimal.js';
+import { parseScaledDecimal, parseScaledDecimalBytes } from '../../src/quotes/fast-decimal.js';
 
 const same = (text: string, places: number) => {
   const fast = parseScaledDecimal(text, places);
   const reference = parseDecimal(text, places);
+  // The byte version reads the text where it sits inside a larger buffer, as the scanner does.
+  const bytes = Buffer.from(`"${text}"`, 'utf8');
+  const fromBytes = parseScaledDecimalBytes(bytes, 1, bytes.length - 1, places);
   // Object.is: -0 versus 0 must agree too.
-  return Object.is(fast, reference);
+  return Object.is(fast, reference) && Object.is(fromBytes, reference);
 };
 
 const digits = (min: number, max: number) =>
   fc.array(fc.constantFrom(...'0123456789'), { minLength: min, maxLength: max }).map((d) => d.join(''));
 
-describe('parseScaledDecimal agrees with parseDecimal', () => {
+describe('parseScaledDecimal and parseScaledDecimalBytes agree with parseDecimal', () => {
   it('on well-formed decimals of any length, including past the safe-integer bound', () => {
     const decimalText = fc
       .tuple(fc.boolean(), digits(0, 19), fc.option(digits(0, 20)))
