@@ -128,6 +128,11 @@ export const walSection = z
       .max(4096 * MiB)
       .default(64 * MiB),
     segmentMaxAgeMs: z.number().int().min(10).max(86_400_000).default(60_000),
+    /**
+     * Sequence numbers reserved ahead per durable high-water write (docs/wal.md "Sequences"). A crash
+     * leaves a gap of at most this many numbers; a clean close leaves none. Extended when half is used.
+     */
+    seqReserveBlock: z.number().int().min(2).max(1_000_000_000).default(1_000_000),
     disk: walDiskSection.default({}),
     direct: walDirectSection.default({}),
   })

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, readdir, rename, rm, truncate } from 'node:fs/pr
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import { TMP_SUFFIX, fsyncDir } from './fs-durable.js';
-import { readHighWater, writeHighWater } from './high-water.js';
+import { HIGH_WATER_FILE, readHighWater, writeHighWater } from './high-water.js';
 import { MANIFEST_SUFFIX, OPEN_SUFFIX, SEALED_SUFFIX, type SegmentManifest } from './manifest.js';
 import { type ScannedRecord, type SegmentScan, scanSegment, sha256Hex } from './segment-scan.js';
 import { sealSegment } from './segment-file.js';
@@ -16,8 +16,6 @@ export interface RecoveryReport {
   sealed: SegmentManifest[];
   quarantined: { topic: string; file: string; detail: string }[];
   tornBytes: { topic: string; bytes: number }[];
-  /** Complete records above a sequence gap (never acknowledged as durable), removed. */
-  discarded: { topic: string; records: number; bytes: number }[];
 }
 
 interface PendingSegment {
@@ -35,12 +33,11 @@ interface PendingSegment {
  * 1. leftover `*.tmp` files (an interrupted manifest write) are removed;
  * 2. every unsealed segment (`.open`, or `.seg` without a manifest: an interrupted seal) is scanned; a
  *    torn tail is truncated and reported; corruption in the middle moves the file to `quarantine/`;
- * 3. records above the first gap in the producer's sequence are removed: a crash between the per-topic
- *    writes of one group commit leaves later numbers on disk without earlier ones, and none of them was
- *    acknowledged as durable (an acknowledgement covers the whole commit). This keeps every producer's
- *    sequence gap-free. When a segment was quarantined the gap is real damage instead, so nothing is
- *    removed and numbering resumes above everything seen;
- * 4. what remains is sealed; the high-water mark is persisted; numbering resumes above it.
+ * 3. every complete record is kept, under its own number, and sealed. A crash between the per-topic
+ *    writes of one group commit can leave a later number on disk without an earlier one: that earlier
+ *    record was never acknowledged as durable, and its number stays a gap (never handed out again);
+ * 4. the high-water mark is raised over everything seen (sealed, recovered, quarantined) and persisted;
+ *    the writer resumes above it, and above the block the crashed process had reserved.
  */
 export async function recoverProducer(
   root: string,
@@ -52,10 +49,12 @@ export async function recoverProducer(
   const producerDir = join(root, producerId);
   await mkdir(producerDir, { recursive: true });
   await fsyncDir(root);
-  const report: RecoveryReport = { nextSeq: 1, sealed: [], quarantined: [], tornBytes: [], discarded: [] };
-  let sealedMax = await readHighWater(producerDir);
-  let seenMax = sealedMax;
+  const report: RecoveryReport = { nextSeq: 1, sealed: [], quarantined: [], tornBytes: [] };
+  let persisted = await readHighWater(producerDir);
+  let seenMax = persisted;
   const pending: PendingSegment[] = [];
+  // An interrupted high-water write.
+  await rm(join(producerDir, HIGH_WATER_FILE + TMP_SUFFIX), { force: true });
 
   for (const topic of topics) {
     const dir = join(producerDir, topic);
@@ -66,7 +65,7 @@ export async function recoverProducer(
       await rm(join(dir, name), { force: true });
     for (const name of manifests) {
       const manifest = JSON.parse(await readFile(join(dir, name), 'utf8')) as SegmentManifest;
-      sealedMax = Math.max(sealedMax, manifest.lastSeq);
+      seenMax = Math.max(seenMax, manifest.lastSeq);
     }
     const unsealed = names
       .filter(
@@ -81,6 +80,11 @@ export async function recoverProducer(
       const scan = scanSegment(buf);
       seenMax = Math.max(seenMax, scan.maxSeq);
       if (scan.corrupt) {
+        // Once quarantined the file is never scanned again: its numbers must be in the mark first.
+        if (seenMax > persisted) {
+          await writeHighWater(producerDir, producerId, seenMax);
+          persisted = seenMax;
+        }
         const quarantined = await quarantine(dir, name);
         report.quarantined.push({ topic, file: quarantined, detail: scan.corrupt.detail });
         logger.error(
@@ -100,53 +104,32 @@ export async function recoverProducer(
   }
 
   await fsyncDir(producerDir); // the topic directories just created
-  seenMax = Math.max(seenMax, sealedMax);
-  // Sequences above the sealed high-water mark can only be in unsealed segments; find the longest run
-  // without a gap.
-  let contiguous = sealedMax;
-  if (report.quarantined.length === 0) {
-    const above = new Set<number>();
-    for (const p of pending) for (const r of p.scan.records) if (r.seq > sealedMax) above.add(r.seq);
-    while (above.has(contiguous + 1)) contiguous++;
-  } else {
-    contiguous = seenMax;
-  }
 
   for (const p of pending) {
-    const keep = p.scan.records.filter((r) => r.seq <= contiguous);
-    const lastKept = keep.at(-1);
-    const keepBytes = lastKept ? lastKept.offset + lastKept.bytes : 0;
+    const records = p.scan.records;
+    const keepBytes = p.scan.validBytes;
     const path = join(p.dir, p.id + p.suffix);
     if (p.scan.tornBytes > 0) {
       report.tornBytes.push({ topic: p.topic, bytes: p.scan.tornBytes });
       logger.warn(
-        { topic: p.topic, file: path, torn_bytes: p.scan.tornBytes, valid_bytes: p.scan.validBytes },
+        { topic: p.topic, file: path, torn_bytes: p.scan.tornBytes, valid_bytes: keepBytes },
         'WAL segment had a torn tail (interrupted append); truncated',
       );
     }
-    const dropped = p.scan.records.length - keep.length;
-    if (dropped > 0) {
-      const bytes = p.scan.validBytes - keepBytes;
-      report.discarded.push({ topic: p.topic, records: dropped, bytes });
-      logger.warn(
-        { topic: p.topic, file: path, records: dropped, bytes, resume_after_seq: contiguous },
-        'WAL records above a sequence gap (never acknowledged as durable) removed',
-      );
-    }
     if (keepBytes < p.buf.length) await truncateDurably(path, keepBytes);
-    if (keep.length === 0) {
+    if (records.length === 0) {
       await rm(path, { force: true });
       await fsyncDir(p.dir);
       continue;
     }
-    const first = keep[0] as ScannedRecord;
-    const last = lastKept as ScannedRecord;
+    const first = records[0] as ScannedRecord;
+    const last = records.at(-1) as ScannedRecord;
     const manifest = await sealSegment(
       p.dir,
       producerId,
       p.topic,
       {
-        recordCount: keep.length,
+        recordCount: records.length,
         firstSeq: first.seq,
         lastSeq: last.seq,
         bytes: keepBytes,
@@ -159,10 +142,8 @@ export async function recoverProducer(
     report.sealed.push(manifest);
   }
 
-  const highWater = Math.max(contiguous, report.quarantined.length > 0 ? seenMax : 0);
-  if (highWater > (await readHighWater(producerDir)))
-    await writeHighWater(producerDir, producerId, highWater);
-  report.nextSeq = highWater + 1;
+  if (seenMax > persisted) await writeHighWater(producerDir, producerId, seenMax);
+  report.nextSeq = seenMax + 1;
   return report;
 }
 

@@ -1,23 +1,16 @@
 import type { Logger } from '../log.js';
-import { writeHighWater } from './high-water.js';
 import type { SegmentFile } from './segment-file.js';
 import type { WalMetrics } from './wal-metrics.js';
 
 /**
- * Seals segments for the writer and keeps the producer's high-water mark. A seal that fails (ENOSPC on
- * the manifest, say) is queued and retried, in order, before the next seal; if the process dies first,
- * recovery completes it on the next open.
+ * Seals segments for the writer. A seal that fails (ENOSPC on the manifest, say) is queued and retried,
+ * in order, before the next seal; if the process dies first, recovery completes it on the next open.
+ * The high-water mark needs no update here: the writer reserved every sealed number before handing it out.
  */
 export class SegmentSealer {
   private readonly failed: SegmentFile[] = [];
 
-  constructor(
-    private readonly producerDir: string,
-    private readonly producerId: string,
-    /** Highest sequence already in high-water.json. */
-    private highWater: number,
-    private readonly deps: { metrics: WalMetrics; logger: Logger; nowNs: () => string },
-  ) {}
+  constructor(private readonly deps: { metrics: WalMetrics; logger: Logger; nowNs: () => string }) {}
 
   /** Seals `segment` after any earlier failed seals, which keep their order. */
   async seal(segment: SegmentFile): Promise<void> {
@@ -32,10 +25,6 @@ export class SegmentSealer {
   private async sealOne(segment: SegmentFile): Promise<void> {
     try {
       const manifest = await segment.seal(this.deps.nowNs());
-      if (manifest.lastSeq > this.highWater) {
-        await writeHighWater(this.producerDir, this.producerId, manifest.lastSeq);
-        this.highWater = manifest.lastSeq;
-      }
       this.deps.metrics.sealed.inc({ topic: segment.topic });
       this.deps.logger.debug(
         { segment: manifest.segmentId, records: manifest.recordCount, bytes: manifest.bytes },

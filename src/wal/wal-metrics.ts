@@ -14,7 +14,6 @@ export class WalMetrics {
   readonly refused: Counter<'topic' | 'reason'>;
   readonly tornBytes: Counter;
   readonly quarantined: Counter<'topic'>;
-  readonly discardedRecords: Counter<'topic'>;
   readonly sealed: Counter<'topic'>;
   readonly writeErrors: Counter<'op'>;
   readonly bufferedBytes: Gauge;
@@ -63,12 +62,6 @@ export class WalMetrics {
       labelNames: ['topic'],
       registers: [registry],
     });
-    this.discardedRecords = new Counter({
-      name: 'hft_wal_recovery_discarded_records_total',
-      help: 'Unacknowledged records above a sequence gap removed at recovery',
-      labelNames: ['topic'],
-      registers: [registry],
-    });
     this.sealed = new Counter({
       name: 'hft_wal_segments_sealed_total',
       help: 'Segments sealed (rotation, shutdown, recovery)',
@@ -107,7 +100,6 @@ export class WalMetrics {
   countRecovery(report: RecoveryReport): void {
     for (const t of report.tornBytes) this.tornBytes.inc(t.bytes);
     for (const q of report.quarantined) this.quarantined.inc({ topic: q.topic });
-    for (const d of report.discarded) this.discardedRecords.inc({ topic: d.topic }, d.records);
     for (const s of report.sealed) this.sealed.inc({ topic: s.topic });
   }
 }

@@ -11,6 +11,7 @@ import { assertProducerId } from './producer-id.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
 import { RecordClock } from './record-clock.js';
 import { recoverProducer } from './recovery.js';
+import { writeHighWater } from './high-water.js';
 import { SegmentFile } from './segment-file.js';
 import { SegmentSealer } from './segment-sealer.js';
 import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
@@ -61,6 +62,13 @@ export class WalWriter implements EventRecorder {
   private readonly criticalPolicy: TopicPolicy[];
   private levelRank = 0;
   private nextSeq: number;
+  /** The durable high-water mark: numbers up to it may be handed out (see high-water.ts). */
+  private reserved: number;
+  /** Once `nextSeq` reaches this, the next block is reserved in the background. */
+  private reserveAt: number;
+  private reserving: Promise<void> | undefined;
+  private reserveRetryAtMs = 0;
+  private reserveFailures = 0;
   private written: number;
   private durable: number;
   private buffered = 0;
@@ -80,6 +88,7 @@ export class WalWriter implements EventRecorder {
     registry: Registry,
     clock: Clock,
     nextSeq: number,
+    reserved: number,
     /** The disk pressure monitor, when `wal.disk.enabled`. */
     readonly disk: DiskPressureMonitor | null,
   ) {
@@ -112,7 +121,9 @@ export class WalWriter implements EventRecorder {
     });
     this.criticalPolicy = WAL_TOPICS.map((t) => config.disk.topicPolicies[t]);
     this.nextSeq = nextSeq;
-    this.sealer = new SegmentSealer(join(config.dir, producerId), producerId, nextSeq - 1, {
+    this.reserved = reserved;
+    this.reserveAt = this.nextReserveAt();
+    this.sealer = new SegmentSealer({
       metrics: this.metrics,
       logger,
       nowNs: () => clock.wallNs().toString(),
@@ -132,10 +143,23 @@ export class WalWriter implements EventRecorder {
     const report = await recoverProducer(config.dir, deps.producerId, WAL_TOPICS, logger, () =>
       clock.wallNs().toString(),
     );
+    // No number is handed out before a mark covering it is durable: a crash then never lets a restart
+    // hand the same number out again.
+    const reserved = report.nextSeq - 1 + config.seqReserveBlock;
+    await writeHighWater(join(config.dir, deps.producerId), deps.producerId, reserved);
     const disk = config.disk.enabled
       ? new DiskPressureMonitor(config.dir, config.disk, { logger, registry: deps.registry })
       : null;
-    const writer = new WalWriter(config, deps.producerId, logger, deps.registry, clock, report.nextSeq, disk);
+    const writer = new WalWriter(
+      config,
+      deps.producerId,
+      logger,
+      deps.registry,
+      clock,
+      report.nextSeq,
+      reserved,
+      disk,
+    );
     writer.metrics.countRecovery(report);
     if (disk) {
       disk.onLevelChange(({ to }) => {
@@ -149,6 +173,7 @@ export class WalWriter implements EventRecorder {
         dir: config.dir,
         fsync: config.fsync,
         next_seq: report.nextSeq,
+        reserved_through: reserved,
         recovered_segments: report.sealed.length,
         quarantined: report.quarantined.length,
         torn_bytes: report.tornBytes.reduce((n, t) => n + t.bytes, 0),
@@ -164,7 +189,8 @@ export class WalWriter implements EventRecorder {
    * Throws GW_ERR_WAL_HALTED (disk HALT, or a `halt` topic at CRITICAL), GW_ERR_WAL_QUEUE_FULL (more than
    * maxBufferedBytes not yet written: the caller sheds or retries later; nothing was recorded),
    * GW_ERR_WAL_RECORD_INVALID, GW_ERR_WAL_CLOSED. Returns -1, counted, for a `drop` topic at CRITICAL.
-   * A refused or dropped record does not use a sequence number.
+   * A refused or dropped record does not use a sequence number. GW_ERR_WAL_QUEUE_FULL also answers when
+   * the next number is not covered by a durable high-water mark yet (the next block's write is late).
    */
   record(topic: WalTopic, payload: unknown): number {
     if (this.closed) throw this.refuse(topic, 'closed', 'GW_ERR_WAL_CLOSED');
@@ -196,6 +222,17 @@ export class WalWriter implements EventRecorder {
     if (typeof json !== 'string')
       throw this.refuse(topic, 'invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
     const seq = this.nextSeq;
+    if (seq >= this.reserveAt) {
+      this.reserveNext();
+      if (seq > this.reserved) {
+        throw this.refuse(
+          topic,
+          'seq_reserve',
+          'GW_ERR_WAL_QUEUE_FULL',
+          `sequence ${seq} not reserved yet (high-water ${this.reserved})`,
+        );
+      }
+    }
     const encoder = this.encoder;
     let maxBytes = encoder.maxBytes(index, json.length);
     if (maxBytes > this.config.maxRecordBytes) {
@@ -286,7 +323,60 @@ export class WalWriter implements EventRecorder {
     for (const state of this.topics) {
       if (state.segment) await this.seal(state);
     }
+    await this.releaseReservation();
     this.logger.info({ last_seq: this.nextSeq - 1, durable_seq: this.durable }, 'WAL writer closed');
+  }
+
+  /** Where the next block is reserved: halfway through the current one. */
+  private nextReserveAt(): number {
+    return this.reserved - Math.floor(this.config.seqReserveBlock / 2) + 1;
+  }
+
+  /**
+   * Starts the durable write of the next block (one at a time; after a failure, not before a backoff).
+   * `record()` keeps handing out numbers of the current block meanwhile.
+   */
+  private reserveNext(): void {
+    if (this.reserving !== undefined || this.closed) return;
+    if (this.reserveFailures > 0 && this.clock.monoMs() < this.reserveRetryAtMs) return;
+    const target = this.nextSeq - 1 + this.config.seqReserveBlock;
+    this.reserving = writeHighWater(join(this.config.dir, this.producerId), this.producerId, target)
+      .then(
+        () => {
+          this.reserveFailures = 0;
+          if (target > this.reserved) {
+            this.reserved = target;
+            this.reserveAt = this.nextReserveAt();
+          }
+        },
+        (err: unknown) => {
+          this.reserveFailures++;
+          this.reserveRetryAtMs =
+            this.clock.monoMs() + Math.min(MAX_RETRY_DELAY_MS, 10 * 2 ** this.reserveFailures);
+          this.metrics.writeErrors.inc({ op: 'reserve' });
+          this.logger.error({ err, target }, 'WAL sequence reservation failed; will retry');
+        },
+      )
+      .finally(() => {
+        this.reserving = undefined;
+      });
+  }
+
+  /**
+   * After a clean close every number handed out is sealed: lowering the mark to the last one lets the
+   * next start continue without a gap. Best effort: if it fails, the next start skips the rest of the
+   * block, which is allowed.
+   */
+  private async releaseReservation(): Promise<void> {
+    await this.reserving;
+    const last = this.nextSeq - 1;
+    if (last >= this.reserved) return;
+    try {
+      await writeHighWater(join(this.config.dir, this.producerId), this.producerId, last);
+      this.reserved = last;
+    } catch (err) {
+      this.logger.warn({ err }, 'WAL could not release the unused sequence reservation; next start skips it');
+    }
   }
 
   private startTickers(): void {

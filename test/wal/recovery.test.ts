@@ -91,17 +91,41 @@ describe('WAL recovery on open', () => {
     await writer.close();
   });
 
-  it('removes unacknowledged records above a sequence gap left by a crash between per-topic writes', async () => {
+  it('keeps complete records above a sequence gap left by a crash between per-topic writes, and never reuses the missing numbers', async () => {
     const root = tempDir('wal-rec');
     // One group commit wrote topic A's part (3, 5) but the process died before topic B's part (4, 6).
     writeSegment(root, 'gateway.intent', [1, 3, 5]);
     writeSegment(root, 'gateway.ack', [2]);
-    const { writer, registry } = await reopen(root);
-    expect(allRecords(root, P).map((r) => r.seq)).toEqual([1, 2, 3]);
-    expect(await metricValue(registry, 'hft_wal_recovery_discarded_records_total')).toBe(1);
-    expect(writer.record('gateway.ack', {})).toBe(4);
+    const { writer } = await reopen(root);
+    expect(allRecords(root, P).map((r) => r.seq)).toEqual([1, 2, 3, 5]);
+    expect(readSegments(root, P).every((s) => s.sealed && s.manifest)).toBe(true);
+    expect(writer.record('gateway.ack', {})).toBe(6);
     await writer.close();
-    expect(allRecords(root, P).map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(allRecords(root, P).map((r) => r.seq)).toEqual([1, 2, 3, 5, 6]);
+  });
+
+  it('resumes above the high-water mark a crashed writer reserved, not above the records it left', async () => {
+    const root = tempDir('wal-rec');
+    // A writer that reserved through 1000 handed out numbers up to some point, wrote 1..3, and died.
+    writeSegment(root, 'gateway.fill', [1, 2, 3]);
+    writeFileSync(
+      join(root, P, 'high-water.json'),
+      `${JSON.stringify({ producerId: P, reservedThrough: 1000 })}\n`,
+    );
+    const { writer } = await reopen(root);
+    expect(writer.lastSeq()).toBe(1000);
+    expect(writer.record('gateway.fill', {})).toBe(1001);
+    await writer.close();
+    expect(allRecords(root, P).map((r) => r.seq)).toEqual([1, 2, 3, 1001]);
+  });
+
+  it('reads a high-water file written before reservations existed (lastSeq) as the mark', async () => {
+    const root = tempDir('wal-rec');
+    mkdirSync(join(root, P), { recursive: true });
+    writeFileSync(join(root, P, 'high-water.json'), `${JSON.stringify({ producerId: P, lastSeq: 41 })}\n`);
+    const { writer } = await reopen(root);
+    expect(writer.record('ha.role', {})).toBe(42);
+    await writer.close();
   });
 
   it('completes an interrupted seal: a .seg without its manifest gets one', async () => {

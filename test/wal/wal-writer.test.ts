@@ -21,6 +21,13 @@ async function openWriter(dir: string, overrides: Omit<WalConfigInput, 'dir'> = 
   return { writer, ...d };
 }
 
+/** The producer's durable high-water mark, read from disk. */
+function highWater(dir: string): number {
+  return (
+    JSON.parse(readFileSync(join(dir, 'gw-1', 'high-water.json'), 'utf8')) as { reservedThrough: number }
+  ).reservedThrough;
+}
+
 function expectGapFree(seqs: number[], from = 1): void {
   expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => from + i));
 }
@@ -60,15 +67,53 @@ describe('WalWriter', () => {
     });
   }
 
-  it('hands out one gap-free sequence per producer across topics, continuing after a restart', async () => {
+  it('hands out one gap-free sequence per producer across topics, continuing after a clean restart', async () => {
     const dir = tempDir('wal');
     const first = await openWriter(dir);
     for (let i = 0; i < 10; i++) first.writer.record(i % 2 ? 'gateway.fill' : 'gateway.ack', { i });
+    expect(highWater(dir)).toBe(1_000_000); // the first block, reserved at open
     await first.writer.close();
+    expect(highWater(dir)).toBe(10); // a clean close releases the unused part of the block
     const second = await openWriter(dir);
     expect(second.writer.lastSeq()).toBe(10);
     expect(second.writer.record('gateway.intent', { again: true })).toBe(11);
     await second.writer.close();
+    expectGapFree(allRecords(dir, 'gw-1').map((r) => r.seq));
+  });
+
+  it('hands out a number only once a durable high-water mark covers it, reserving the next block ahead', async () => {
+    const dir = tempDir('wal');
+    const { writer, registry } = await openWriter(dir, { seqReserveBlock: 16 });
+    const handed: number[] = [];
+    let refusal: unknown;
+    // Synchronously, the reservation started halfway through the block cannot land: the block runs out.
+    for (let i = 0; i < 40 && refusal === undefined; i++) {
+      try {
+        handed.push(writer.record('gateway.intent', { i }));
+        expect(highWater(dir)).toBeGreaterThanOrEqual(handed.at(-1) as number);
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    expect(handed).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    expect(isGatewayError(refusal, 'GW_ERR_WAL_QUEUE_FULL')).toBe(true);
+    expect(await metricValue(registry, 'hft_wal_refused_total', { reason: 'seq_reserve' })).toBe(1);
+    // Once the next block is durable the refused number is handed out: nothing was consumed.
+    await waitFor('next block reserved', async () => highWater(dir) > 16);
+    // Over several blocks, a record either gets the next number, covered on disk, or waits for the block.
+    for (let i = 0; i < 200; ) {
+      try {
+        const seq = writer.record('gateway.intent', { i });
+        expect(seq).toBe(17 + i);
+        expect(highWater(dir)).toBeGreaterThanOrEqual(seq);
+        i++;
+      } catch (err) {
+        if (!isGatewayError(err, 'GW_ERR_WAL_QUEUE_FULL')) throw err;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    }
+    await writer.close();
+    expect(highWater(dir)).toBe(216);
     expectGapFree(allRecords(dir, 'gw-1').map((r) => r.seq));
   });
 
