@@ -92,6 +92,13 @@ export class Keyspace {
   segmentStats(): string {
     return `${this.prefix}:segment-stats`;
   }
+  /**
+   * Capped stream of validated quotes for strategy workers, one per quote topic (`tick`, `bidask`):
+   * each entry is one batch (fields `n`, `quotes` = JSON array of normalized quotes). See docs/quotes.md.
+   */
+  quoteStream(topic: string): string {
+    return `${this.prefix}:quotes:${topic}`;
+  }
   /** BullMQ key prefix: the hash tag keeps every queue key in the same slot as the manifest keys. */
   bullmqPrefix(): string {
     return `${this.prefix}:bull`;

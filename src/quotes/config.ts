@@ -79,6 +79,23 @@ export const quotesSection = z
       })
       .strict()
       .default({}),
+    /**
+     * Fan-out of validated quotes to strategy workers through capped Redis streams (redis-quote-publisher.ts).
+     * Bounded everywhere; a slow or absent Redis costs dropped (counted) quotes, never a blocked worker.
+     */
+    publish: z
+      .object({
+        /** Entries kept per topic stream (XADD MAXLEN ~): each entry is one batch. */
+        maxLen: z.number().int().min(16).max(1_000_000).default(10_000),
+        /** Quotes per batch (one stream entry); a full batch is sent without waiting for the timer. */
+        batchMaxQuotes: z.number().int().min(1).max(4_096).default(256),
+        /** Longest a quote waits for its batch to fill. */
+        flushIntervalMs: z.number().int().min(1).max(1_000).default(5),
+        /** Quotes held while Redis is slow or down; past this the oldest batch is dropped (counted). */
+        maxBufferedQuotes: z.number().int().min(1).max(1_048_576).default(16_384),
+      })
+      .strict()
+      .default({}),
     /** Schema-reject logs: at most `maxPerInterval` records per interval, the rest counted and summarized. */
     rejectLog: z
       .object({
