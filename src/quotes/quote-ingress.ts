@@ -25,6 +25,15 @@ export interface QuoteIngressDeps {
   readonly scheduler?: TurnScheduler;
 }
 
+export interface QuoteIngressStatus {
+  readonly halted: boolean;
+  readonly overflow_policy: QuotesConfig['overflowPolicy'];
+  readonly queue_depth: number;
+  readonly queue_capacity: number;
+  readonly dropped_tick: number;
+  readonly dropped_bidask: number;
+}
+
 const defaultScheduler: TurnScheduler = (turn) => {
   setImmediate(turn);
 };
@@ -168,12 +177,25 @@ export class QuoteIngress {
     if (this.ring.halted) throw this.haltError();
   }
 
-  /** Operator action after a halt (admin API): accept quotes again. */
-  resume(): void {
-    if (!this.ring.halted) return;
+  /** Operator action after a halt (admin API, quote-admin.ts): accept quotes again. False if not halted. */
+  resume(reason = 'operator'): boolean {
+    if (!this.ring.halted) return false;
     this.ring.resume();
     this.haltReported = false;
-    this.logger.warn({ event: 'quote_queue_resumed' }, 'quote queue resumed after halt');
+    this.logger.warn({ event: 'quote_queue_resumed', reason }, 'quote queue resumed after halt');
+    return true;
+  }
+
+  /** What an operator needs to decide on a resume (GET /admin/quotes/status). */
+  status(): QuoteIngressStatus {
+    return {
+      halted: this.ring.halted,
+      overflow_policy: this.config.overflowPolicy,
+      queue_depth: this.ring.depth,
+      queue_capacity: this.ring.capacity,
+      dropped_tick: this.ring.droppedByTopic[TOPIC_TICK] as number,
+      dropped_bidask: this.ring.droppedByTopic[TOPIC_BIDASK] as number,
+    };
   }
 
   /** Stops timers. The feed's lifetime belongs to its owner; queued quotes are left unprocessed. */
