@@ -6,9 +6,12 @@ import type { ClickHouseClient } from '@clickhouse/client';
  */
 export interface ClickHouseFeatures {
   readonly version: string;
-  /** `insert_deduplication_token`: the loader tags each batch `<segmentId>:<batch>:<rows>`. */
+  /** `insert_deduplication_token`: the loader tags each batch (segment-loader.ts, batchDedupToken). */
   readonly insertDeduplicationToken: boolean;
-  /** Feature names, as `-- @requires <name>` in migrations refers to them. */
+  /**
+   * Feature names, as `-- @requires <name>` in migrations refers to them: the query settings and MergeTree
+   * settings probed (`insert_deduplication_token`, `fsync_after_insert`).
+   */
   readonly names: ReadonlySet<string>;
 }
 
@@ -18,7 +21,12 @@ export async function detectFeatures(client: ClickHouseClient): Promise<ClickHou
     client,
     "SELECT name FROM system.settings WHERE name IN ('insert_deduplication_token')",
   );
-  const names = new Set(settings.map((row) => row.name));
+  // MergeTree settings live in their own table (absent on some old servers: then none of them).
+  const treeSettings = await queryRows<{ name: string }>(
+    client,
+    "SELECT name FROM system.merge_tree_settings WHERE name IN ('fsync_after_insert')",
+  ).catch(() => []);
+  const names = new Set([...settings, ...treeSettings].map((row) => row.name));
   return Object.freeze({
     version,
     insertDeduplicationToken: names.has('insert_deduplication_token'),

@@ -12,6 +12,7 @@ import { connectRedis } from '../src/redis/connect.js';
 import { Scripts } from '../src/redis/scripts.js';
 import { type ClickHouseFeatures, detectFeatures } from './clickhouse-features.js';
 import { asClickHouseError, connectClickHouse } from './clickhouse-connect.js';
+import { assertRetentionSafe, probeDurability } from './durability.js';
 import { createFaultHook } from './fault-hook.js';
 import type { LoadJobData } from './load-job.js';
 import { LoaderWorker } from './loader-worker.js';
@@ -88,10 +89,25 @@ export class LoaderProcess {
         throw asClickHouseError(err, 'feature detection');
       });
       await new Migrator(admin, clickhouse, config.clickhouse.database, logger).apply(features);
+      const durability = await probeDurability(redis, features);
+      assertRetentionSafe(config.loader.retention, durability);
       logger.info(
-        { clickhouse_version: features.version, dedup_token: features.insertDeduplicationToken },
+        {
+          clickhouse_version: features.version,
+          dedup_token: features.insertDeduplicationToken,
+          redis_persistence: durability.redisDetail,
+          rows_fsynced: durability.rowsDurable,
+          retention: config.loader.retention,
+        },
         'schema ready',
       );
+      if (!durability.redisDurable) {
+        logger.warn(
+          { redis_persistence: durability.redisDetail },
+          'Redis does not fsync every write: a Redis crash may forget recent LOADED marks (harmless: the ' +
+            'rows were verified first and archived files stay), but loader state belongs on an AOF Redis',
+        );
+      }
 
       // BullMQ needs its own connections that wait out Redis blips (maxRetriesPerRequest: null).
       const bullRedis = new Redis(config.redis.stateUrl, {

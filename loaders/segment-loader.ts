@@ -157,9 +157,14 @@ export class SegmentLoader {
       resumeAfter = landed.maxSeq;
     }
 
-    // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing.
+    // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing. One
+    // batch or less is read once into memory, verified, and sent from there; a longer one is hashed as a
+    // stream first and read again batch by batch (memory stays at one read chunk per load).
     const t0 = this.deps.clock.monoMs();
-    await SegmentReader.verifyFile(files.segmentPath, manifest);
+    const wholeFile = fitsOneBatch(manifest, config)
+      ? await SegmentReader.readVerified(files.segmentPath, manifest)
+      : undefined;
+    if (!wholeFile) await SegmentReader.verifyFile(files.segmentPath, manifest);
     const t1 = this.deps.clock.monoMs();
     fault('before-insert', files.segmentId);
     lease.assertHeld();
@@ -175,7 +180,7 @@ export class SegmentLoader {
 
     let t2 = t1;
     for (let pass = 0; ; pass += 1) {
-      await this.insertAll(files, manifest, resumeAfter, lease);
+      await this.insertAll(files, manifest, resumeAfter, wholeFile, lease);
       fault('after-insert', files.segmentId);
       t2 = this.deps.clock.monoMs();
       const landed = await this.checked('verify', () => sink.landed(manifest));
@@ -194,7 +199,13 @@ export class SegmentLoader {
     metrics.bytesLoaded.inc(manifest.bytes);
     const t3 = this.deps.clock.monoMs();
     this.deps.logger.debug(
-      { segment_id: files.segmentId, checksum_ms: t1 - t0, insert_ms: t2 - t1, verify_ms: t3 - t2 },
+      {
+        segment_id: files.segmentId,
+        whole_file: wholeFile !== undefined,
+        checksum_ms: t1 - t0,
+        insert_ms: t2 - t1,
+        verify_ms: t3 - t2,
+      },
       'segment inserted and verified',
     );
     await this.markLoaded(files, manifest, token, from, lease);
@@ -203,13 +214,15 @@ export class SegmentLoader {
 
   /**
    * Streams the segment into ClickHouse, one INSERT per batch, each batch's bytes sent as the reader
-   * verifies them (reading overlaps ClickHouse's parsing; memory stays at one read chunk per load). A
-   * verification failure errors the body, which aborts that INSERT: nothing of the batch is committed.
+   * verifies them (reading overlaps ClickHouse's parsing). A verification failure errors the body, which
+   * cuts that INSERT's connection; ClickHouse 18.16 may still commit the whole records it had received,
+   * which all passed pass 1 (the sha256) and their own checks: real records with their real keys.
    */
   private async insertAll(
     files: SegmentFiles,
     manifest: SegmentManifest,
     resumeAfter: number,
+    source: Buffer | undefined,
     lease: LeaseKeeper,
   ): Promise<void> {
     const { sink, config, metrics, fault } = this.deps;
@@ -217,6 +230,7 @@ export class SegmentLoader {
       batchRows: config.batchRows,
       batchBytes: config.batchBytes,
       skipThroughSeq: resumeAfter,
+      source,
     });
     let inserted = 0;
     try {
@@ -250,7 +264,7 @@ export class SegmentLoader {
           await this.checked('insert', () =>
             sink.insert(
               files.segmentId,
-              { index, body, dedupToken: `${files.segmentId}:${resumeAfter}:${index}` },
+              { index, body, dedupToken: batchDedupToken(manifest, resumeAfter, config, index) },
               lease.signal,
             ),
           );
@@ -365,4 +379,34 @@ export class SegmentLoader {
       throw err;
     }
   }
+}
+
+/** True when the whole segment is one batch (one INSERT): read once into memory (≤ batchBytes) and sent. */
+export function fitsOneBatch(
+  manifest: Pick<SegmentManifest, 'recordCount' | 'bytes'>,
+  config: Pick<LoaderConfig, 'batchRows' | 'batchBytes'>,
+): boolean {
+  return manifest.recordCount <= config.batchRows && manifest.bytes <= config.batchBytes;
+}
+
+/**
+ * The `insert_deduplication_token` of one batch (used where the server supports it): equal tokens must
+ * mean equal rows, or the server would drop a batch it never got. A batch's rows are fixed by the file's
+ * bytes (sha256, checked before anything commits), where the attempt resumes, the batch bounds and the
+ * batch's index, so all of them are in it: a loader restarted with other batch bounds gets new tokens.
+ */
+export function batchDedupToken(
+  manifest: Pick<SegmentManifest, 'segmentId' | 'sha256'>,
+  resumeAfter: number,
+  config: Pick<LoaderConfig, 'batchRows' | 'batchBytes'>,
+  index: number,
+): string {
+  return [
+    manifest.segmentId,
+    manifest.sha256.slice(0, 16),
+    resumeAfter,
+    config.batchRows,
+    config.batchBytes,
+    index,
+  ].join(':');
 }

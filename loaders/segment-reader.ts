@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { GatewayError } from '../src/errors.js';
 import type { SegmentManifest } from '../src/wal/manifest.js';
 
@@ -54,7 +55,14 @@ export interface SegmentReaderOptions {
   /** Records with seq ≤ this are read and verified but not put in a batch (already in ClickHouse). */
   readonly skipThroughSeq?: number;
   readonly readChunkBytes?: number;
+  /**
+   * The whole file, already read and checked by {@link SegmentReader.readVerified}: scanned from memory
+   * instead of read again (a segment that is one batch is read once, not twice).
+   */
+  readonly source?: Buffer;
 }
+
+const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 
 const NEWLINE = 0x0a;
 const CLOSE_BRACE = 0x7d;
@@ -67,11 +75,14 @@ const TS_MARK = Buffer.from(',"ts_ns":"');
  * inserted:
  *
  * 1. {@link SegmentReader.verifyFile}: size and sha256 of the whole file against the manifest (a sealed
- *    segment is immutable; this pass costs one sequential read, usually from the page cache).
- * 2. {@link SegmentReader.batches}: batches of whole records, each line checked for shape (the manifest's
- *    producer and topic), strictly increasing seq within the manifest's range; size and record count
- *    checked again at the end, and the last batch yielded only after they pass. (Failing here means the
- *    file changed after pass 1, a disk fault: earlier batches then hold records that passed pass 1.)
+ *    segment is immutable; this pass costs one sequential read, usually from the page cache). A segment
+ *    of at most one batch is read into memory once instead ({@link SegmentReader.readVerified}) and
+ *    pass 2 scans those same verified bytes (`source`).
+ * 2. {@link SegmentReader.nextPiece}: batches of whole records, each line checked for shape (the
+ *    manifest's producer and topic), strictly increasing seq within the manifest's range; size and record
+ *    count checked again at the end, and the last batch's end handed out only after they pass. (Failing
+ *    here means the file changed after pass 1, a disk fault, or a writer bug: what was handed out before
+ *    is whole records that passed pass 1.)
  *
  * Per-record CRCs are not recomputed: the whole-file sha256 already proves every byte is the one sealed.
  * Reading is pulled by the consumer: nothing more is read than the batch asked for, so a slow ClickHouse
@@ -105,7 +116,7 @@ export class SegmentReader {
   static async verifyFile(
     path: string,
     manifest: SegmentManifest,
-    readChunkBytes = 1024 * 1024,
+    readChunkBytes = DEFAULT_READ_CHUNK_BYTES,
   ): Promise<void> {
     const hash = createHash('sha256');
     let bytes = 0;
@@ -115,17 +126,19 @@ export class SegmentReader {
       hash.update(chunk);
       bytes += chunk.length;
     }
-    if (bytes !== manifest.bytes) {
-      throw segmentCorrupt(manifest.segmentId, 'size', `${bytes} bytes, manifest says ${manifest.bytes}`);
-    }
-    const digest = hash.digest('hex');
-    if (digest !== manifest.sha256) {
-      throw segmentCorrupt(
-        manifest.segmentId,
-        'checksum',
-        `sha256 ${digest}, manifest says ${manifest.sha256}`,
-      );
-    }
+    checkDigest(manifest, bytes, hash.digest('hex'));
+  }
+
+  /**
+   * Pass 1 for a segment small enough to hold (at most one batch): reads the whole file once, checks its
+   * size and sha256, and returns the bytes for pass 2 (`source`), so nothing is read twice and nothing
+   * unverified is ever sent. (Verifying while streaming instead would not do: ClickHouse 18.16 commits
+   * the rows it received when an INSERT's connection is cut, so an aborted body is not "nothing".)
+   */
+  static async readVerified(path: string, manifest: SegmentManifest): Promise<Buffer> {
+    const bytes = await readFile(path);
+    checkDigest(manifest, bytes.length, createHash('sha256').update(bytes).digest('hex'));
+    return bytes;
   }
 
   /**
@@ -137,31 +150,41 @@ export class SegmentReader {
   async nextPiece(): Promise<Piece> {
     for (;;) {
       if (this.batchFull) {
+        // A batch that ends where the file ends is its last: the end-of-file checks must pass before its
+        // end is handed out, so peek whether the file goes on.
+        if (!this.chunk && !this.finished) await this.readChunk();
         this.batchFull = false;
         return this.endBatch();
       }
-      if (this.finished) return { kind: 'eof' };
+      if (this.finished) return this.batch.rows > 0 ? this.endBatch() : { kind: 'eof' };
       if (!this.chunk) {
-        this.iterator ??= (
-          createReadStream(this.path, {
-            highWaterMark: this.opts.readChunkBytes ?? 1024 * 1024,
-          }) as AsyncIterable<Buffer>
-        )[Symbol.asyncIterator]();
-        const next = await this.iterator.next();
-        if (next.done) {
-          this.finished = true;
-          this.checkEnd();
-          if (this.batch.rows > 0) return this.endBatch();
-          return { kind: 'eof' };
-        }
-        this.totalBytes += next.value.length;
-        this.chunk = this.carry ? Buffer.concat([this.carry, next.value]) : next.value;
-        this.carry = undefined;
-        this.pos = 0;
+        await this.readChunk();
+        continue;
       }
       const bytes = this.scan(this.chunk);
       if (bytes) return { kind: 'bytes', bytes };
     }
+  }
+
+  /** Reads the next chunk (carried head of a split record in front), or finishes with the end checks. */
+  private async readChunk(): Promise<void> {
+    this.iterator ??= (
+      this.opts.source
+        ? once(this.opts.source)
+        : (createReadStream(this.path, {
+            highWaterMark: this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
+          }) as AsyncIterable<Buffer>)
+    )[Symbol.asyncIterator]();
+    const next = await this.iterator.next();
+    if (next.done) {
+      this.finished = true;
+      this.checkEnd();
+      return;
+    }
+    this.totalBytes += next.value.length;
+    this.chunk = this.carry ? Buffer.concat([this.carry, next.value]) : next.value;
+    this.carry = undefined;
+    this.pos = 0;
   }
 
   /** Pass 2 as whole batches in memory (tests, tools): the last one only after the end-of-file checks. */
@@ -275,6 +298,23 @@ export class SegmentReader {
 
   private corrupt(reason: QuarantineReason, detail: string): GatewayError {
     return segmentCorrupt(this.manifest.segmentId, reason, detail);
+  }
+}
+
+async function* once(bytes: Buffer): AsyncGenerator<Buffer> {
+  yield bytes;
+}
+
+function checkDigest(manifest: SegmentManifest, bytes: number, digest: string): void {
+  if (bytes !== manifest.bytes) {
+    throw segmentCorrupt(manifest.segmentId, 'size', `${bytes} bytes, manifest says ${manifest.bytes}`);
+  }
+  if (digest !== manifest.sha256) {
+    throw segmentCorrupt(
+      manifest.segmentId,
+      'checksum',
+      `sha256 ${digest}, manifest says ${manifest.sha256}`,
+    );
   }
 }
 

@@ -18,7 +18,7 @@ export interface Landed {
 export interface BatchInsert {
   readonly index: number;
   readonly body: Readable;
-  /** Same segment bytes, resume point and batch bounds → same token (server-side dedup where supported). */
+  /** Same segment bytes, resume point, batch bounds and index → same token (see batchDedupToken). */
   readonly dedupToken: string;
 }
 
@@ -32,8 +32,10 @@ export interface EventSink {
 /**
  * Inserts a batch's bytes as they are in the segment (`INSERT INTO wal_events FORMAT JSONEachRow`, the
  * body streamed from the file's own buffers as they are verified, never re-encoded). Each batch stays
- * below the server's max_insert_block_size, so on 18.16 it becomes one part, written whole or not at all;
- * a body that errors (a verification failure) aborts the request and nothing of the batch is committed.
+ * below the server's max_insert_block_size, so on 18.16 it becomes one part. A body that errors (a
+ * verification failure) cuts the connection, and 18.16 may then commit the whole records it received: the
+ * loader only ever sends bytes that passed the segment's sha256, so those are real records (see
+ * docs/replay.md, "Verification").
  */
 export class ClickHouseEventSink implements EventSink {
   constructor(

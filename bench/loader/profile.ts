@@ -1,12 +1,14 @@
 /**
  * Profiling aid for the one-loader case (not a benchmark): runs one loader process with
  * `--cpu-prof` and debug logs (per-segment phase timings), ClickHouse query_log on, then prints where the
- * time went: the loader's phase timings, ClickHouse's own INSERT durations, and wall time.
+ * time went: the loader's phase timings, ClickHouse's own INSERT durations, wall time, and the CPU time
+ * each process used per row (from /proc: unlike wall time, it hardly depends on what else the shared
+ * machine runs), next to the CPU ClickHouse needs per row for a direct insert of the same files.
  *
  *   npx tsx bench/loader/profile.ts [--segments=12] [--records=50000] [--prof-dir=/tmp/lprof]
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { SegmentState } from '../../loaders/segment-state-store.js';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server.js';
 import { spawnTracked, tempDir, waitFor } from '../../test/harness/process.js';
@@ -20,6 +22,46 @@ const records = argInt('records', 50_000);
 const profDir = process.argv.find((a) => a.startsWith('--prof-dir='))?.split('=')[1];
 
 const [redisServer, clickhouse] = await Promise.all([RedisServer.start(), ClickHouseServer.start()]);
+const clickhousePid = (clickhouse as unknown as { proc: { child: { pid: number } } }).proc.child.pid;
+
+/** CPU time (user + system, all threads) a process has used so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100; // utime, stime in USER_HZ ticks
+}
+
+async function direct(segmentPaths: string[]): Promise<void> {
+  await clickhouse.query('CREATE DATABASE IF NOT EXISTS prof_direct');
+  await clickhouse.query(
+    readFileSync('loaders/migrations/0001_wal_events.sql', 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('--'))
+      .join('\n')
+      .replace('CREATE TABLE IF NOT EXISTS wal_events', 'CREATE TABLE prof_direct.wal_events')
+      .replace(/;\s*$/, ''),
+  );
+  const ch0 = cpuMs(clickhousePid);
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    [0, 1].map(async () => {
+      while (next < segmentPaths.length) {
+        const path = segmentPaths[next++] as string;
+        const res = await fetch(
+          `${clickhouse.url}/?query=${encodeURIComponent('INSERT INTO prof_direct.wal_events FORMAT JSONEachRow')}`,
+          { method: 'POST', body: readFileSync(path) },
+        );
+        if (!res.ok) throw new Error(await res.text());
+      }
+    }),
+  );
+  const wall = performance.now() - t0;
+  const rows = segmentCount * records;
+  console.log(
+    `direct insert ×2: wall ${wall.toFixed(0)} ms, clickhouse cpu ${(((cpuMs(clickhousePid) - ch0) * 1_000) / rows).toFixed(2)} µs/row`,
+  );
+}
+
 try {
   const users = join(clickhouse.dir, 'users.xml');
   writeFileSync(
@@ -29,6 +71,8 @@ try {
   await new Promise((r) => setTimeout(r, 3_000)); // users.xml is reloaded periodically
   const staging = tempDir('prof-stage');
   const segments = writeBacklog(staging, { segments: segmentCount, recordsPerSegment: records });
+  await direct(segments.map((s) => s.segmentPath));
+  await new Promise((r) => setTimeout(r, 2_000)); // let merges of the direct insert settle
   const scenario = await LoaderScenario.create(redisServer, clickhouse);
   const configFile = join(tempDir('prof-config'), 'config.json');
   const loaderOverrides = {
@@ -48,8 +92,20 @@ try {
     { env: { ...process.env, HFT_CONFIG_FILE: configFile } },
   );
   await waitFor('ready', async () => proc.output().includes('loader ready'), { timeoutMs: 60_000 });
+  const pid = proc.child.pid as number;
+  const loader0 = cpuMs(pid);
+  const ch0 = cpuMs(clickhousePid);
+  const stage = `${scenario.walDir}.stage`;
+  cpSync(staging, stage, { recursive: true });
   const t0 = performance.now();
-  cpSync(staging, scenario.walDir, { recursive: true });
+  // Segment files first, manifests last (a manifest is what makes a segment visible to the scheduler).
+  for (const suffix of ['.seg', '.manifest.json']) {
+    for (const s of segments) {
+      const rel = relative(staging, suffix === '.seg' ? s.segmentPath : s.manifestPath);
+      mkdirSync(dirname(join(scenario.walDir, rel)), { recursive: true });
+      renameSync(join(stage, rel), join(scenario.walDir, rel));
+    }
+  }
   const ids = segments.map((s) => s.manifest.segmentId);
   await waitFor(
     'loaded',
@@ -60,6 +116,11 @@ try {
     },
   );
   const wall = performance.now() - t0;
+  const rows = segmentCount * records;
+  const perRow = (ms: number) => ((ms * 1_000) / rows).toFixed(2);
+  console.log(
+    `1 loader: loader cpu ${perRow(cpuMs(pid) - loader0)} µs/row, clickhouse cpu ${perRow(cpuMs(clickhousePid) - ch0)} µs/row`,
+  );
   proc.child.kill('SIGTERM');
   await proc.exited();
   const phases = proc

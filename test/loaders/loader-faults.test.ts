@@ -5,6 +5,7 @@ import { LOAD_JOB_NAME, type LoadJobData } from '../../loaders/load-job.js';
 import { LoaderProcess } from '../../loaders/loader-process.js';
 import type { EventSink } from '../../loaders/wal-events-sink.js';
 import { loadConfig } from '../../src/config/load.js';
+import { isGatewayError } from '../../src/errors.js';
 import { Keyspace } from '../../src/keys.js';
 import { ClickHouseServer } from '../harness/clickhouse-server.js';
 import { spawnTs, tempDir, waitFor } from '../harness/process.js';
@@ -38,6 +39,10 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     const wrongSha = seg(40_001);
     const torn = seg(50_001);
     const badManifest = seg(60_001);
+    // One batch each (400 < batchRows 500): hashed while streaming instead of before; still nothing lands.
+    const flippedOneBatch = writeSegment(scenario.walDir, { firstSeq: 70_001, count: 400 });
+    const wrongShaOneBatch = writeSegment(scenario.walDir, { firstSeq: 80_001, count: 400 });
+    const unparsableOneBatch = writeSegment(scenario.walDir, { firstSeq: 90_001, count: 400 });
     // A byte in the payload of record 800 (of 1,500; batches of 500): the file's sha256 no longer matches.
     const bytes = readFileSync(flipped.segmentPath);
     const lineStart = nthLineStart(bytes, 800);
@@ -47,7 +52,21 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     writeFileSync(wrongSha.manifestPath, JSON.stringify({ ...wrongSha.manifest, sha256: 'ab'.repeat(32) }));
     truncateSync(torn.segmentPath, torn.manifest.bytes - 7);
     writeFileSync(badManifest.manifestPath, '{"version":1,');
-    const bad = [flipped, wrongSha, torn, badManifest];
+    const one = readFileSync(flippedOneBatch.segmentPath);
+    const onePayloadAt = one.indexOf('"payload"', nthLineStart(one, 399)) + 20; // in the very last record
+    one[onePayloadAt] = (one[onePayloadAt] as number) ^ 0x01;
+    writeFileSync(flippedOneBatch.segmentPath, one);
+    writeFileSync(
+      wrongShaOneBatch.manifestPath,
+      JSON.stringify({ ...wrongShaOneBatch.manifest, sha256: 'cd'.repeat(32) }),
+    );
+    // A backslash of the first record's escaped payload turned into `]`: ClickHouse fails the INSERT on
+    // it before the end of the file is hashed; the segment must still be quarantined, not retried forever.
+    const bytesU = readFileSync(unparsableOneBatch.segmentPath);
+    const backslash = bytesU.indexOf('\\', bytesU.indexOf('"payload"'));
+    bytesU[backslash] = (bytesU[backslash] as number) ^ 0x01;
+    writeFileSync(unparsableOneBatch.segmentPath, bytesU);
+    const bad = [flipped, wrongSha, torn, badManifest, flippedOneBatch, wrongShaOneBatch, unparsableOneBatch];
 
     const loader = await scenario.spawnLoader('loader-a');
     await scenario.waitFinished(
@@ -63,6 +82,9 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
       'checksum',
       'size',
       'manifest_invalid',
+      'checksum',
+      'checksum',
+      'checksum',
     ]);
     for (const s of bad) expect(existsSync(s.segmentPath) && existsSync(s.manifestPath)).toBe(true);
     // Every good record is there once, and nothing of a quarantined segment was inserted: the checksum
@@ -76,9 +98,9 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     const byReason = Object.fromEntries(
       quarantined.map((l) => [/reason="([a-z_]+)"/.exec(l)?.[1], Number(l.split(' ').pop())]),
     );
-    expect(byReason).toEqual({ checksum: 2, manifest_invalid: 1, size: 1 });
+    expect(byReason).toEqual({ checksum: 5, manifest_invalid: 1, size: 1 });
     await waitFor('quarantined gauge', async () =>
-      (await scenario.metricLines(loader, 'hft_loader_quarantined_segments')).some((l) => l.endsWith(' 4')),
+      (await scenario.metricLines(loader, 'hft_loader_quarantined_segments')).some((l) => l.endsWith(' 7')),
     );
   });
 
@@ -171,6 +193,18 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     expect(states.map((st) => st.claims)).toEqual(segments.map(() => '1')); // no lease ever lapsed
     const counts = await scenario.counts();
     expect(counts).toMatchObject({ final: 4_000, distinct: 4_000 });
+  });
+
+  it('refuses retention "delete" (GW_ERR_CONFIG_INVALID) where LOADED rows are not fsynced (18.16)', async () => {
+    const config = loadConfig({
+      overrides: {
+        ...scenario.config('deleter', { loader: { retention: 'delete' } }),
+        log: { level: 'silent' },
+      },
+    });
+    await expect(LoaderProcess.start(config)).rejects.toSatisfy(
+      (err) => isGatewayError(err, 'GW_ERR_CONFIG_INVALID') && /fsync_after_insert/.test(String(err)),
+    );
   });
 
   it('refuses to start (GW_ERR_REDIS_EVICTION_POLICY) when Redis may evict keys', async () => {

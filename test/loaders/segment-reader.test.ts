@@ -76,6 +76,35 @@ describe('SegmentReader', () => {
     expect(await reasonOf(SegmentReader.verifyFile(good.segmentPath, good.manifest))).toBeUndefined();
   });
 
+  it('readVerified returns the whole file only when its size and sha256 match; pass 2 scans those bytes', async () => {
+    const dir = tempDir('reader');
+    const good = writeSegment(dir, { firstSeq: 1, count: 60 });
+    const bytes = await SegmentReader.readVerified(good.segmentPath, good.manifest);
+    expect(bytes).toEqual(readFileSync(good.segmentPath));
+    const batches = await readAll(good, { source: bytes });
+    expect(Buffer.concat(batches.flatMap((b) => b.chunks))).toEqual(bytes);
+    const wrongSha = { ...good.manifest, sha256: 'ab'.repeat(32) };
+    expect(await reasonOf(SegmentReader.readVerified(good.segmentPath, wrongSha))).toBe('checksum');
+    const wrongSize = { ...good.manifest, bytes: good.manifest.bytes + 1 };
+    expect(await reasonOf(SegmentReader.readVerified(good.segmentPath, wrongSize))).toBe('size');
+  });
+
+  it('hands out the end of a full last batch only after the end-of-file checks pass', async () => {
+    // Exactly one full batch (100 rows, batchRows 100) whose manifest counts one record more: the batch's
+    // end must not follow its 100th record before the end of the file has been checked.
+    const segment = writeSegment(tempDir('reader'), { firstSeq: 1, count: 100 });
+    const manifest = { ...segment.manifest, recordCount: 101 };
+    const reader = new SegmentReader(segment.segmentPath, manifest, { batchRows: 100, batchBytes: 1 << 20 });
+    const yielded: SegmentBatch[] = [];
+    const reason = await reasonOf(
+      (async () => {
+        for await (const batch of reader.batches()) yielded.push(batch);
+      })(),
+    );
+    expect(reason).toBe('record_count');
+    expect(yielded).toEqual([]);
+  });
+
   it('refuses records that do not belong to the manifest: other producer, other topic, seq order or range', async () => {
     const dir = tempDir('reader');
     const cases: [string, (s: FixtureSegment) => Buffer][] = [
