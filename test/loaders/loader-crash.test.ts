@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FAULT_POINTS, type FaultPoint } from '../../loaders/config.js';
+import { SegmentState } from '../../loaders/segment-state-store.js';
 import { ClickHouseServer } from '../harness/clickhouse-server.js';
 import { waitFor } from '../harness/process.js';
 import { RedisServer } from '../harness/redis-server.js';
@@ -49,6 +51,13 @@ describe('loaders: SIGKILL at each crash point, repeated', () => {
         expect(await proc.exited()).toBe(-1);
         expect(proc.output()).toContain(`HFT_FAULT_POINT ${point}`);
       }
+      // Retention never ran ahead of LOADED: a segment whose files left the WAL dir is LOADED or later.
+      const states = await scenario.store.states(ids);
+      segments.forEach((s, i) => {
+        if (!existsSync(s.segmentPath) || !existsSync(s.manifestPath)) {
+          expect([SegmentState.LOADED, SegmentState.ARCHIVED], s.manifest.segmentId).toContain(states[i]);
+        }
+      });
       const rescuer = await scenario.spawnLoader('rescuer');
       await scenario.waitFinished(ids);
 
