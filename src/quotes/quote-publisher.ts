@@ -5,8 +5,8 @@ export type QuoteListener = (quote: NormalizedQuote) => void;
 /**
  * In-process fan-out of validated quotes to subscribers (strategy adapters, the bench, tests). Delivery
  * is synchronous inside the worker turn, so a listener must be quick and must not await; a listener
- * that throws is reported through `onError` and the others still get the quote. Cross-process fan-out
- * (Redis pub/sub or a stream) would be another listener; none is built here (see docs/quotes.md).
+ * that throws is reported through `onError` and the others still get the quote. Cross-process fan-out to
+ * strategy workers is one such listener: RedisQuotePublisher (redis-quote-publisher.ts).
  */
 export class QuotePublisher {
   private listeners: QuoteListener[] = [];
