@@ -120,14 +120,29 @@ describe('quote scanner (fast path) against the reference validator', () => {
         fc.constantFrom(0, 1),
         fc.nat(),
         fc.nat({ max: 6 }),
-        fc.string({ maxLength: 6, unit: fc.constantFrom(...'0123456789.-"e,:{}[] \\tnrufalse') }),
+        fc.string({ maxLength: 6, unit: fc.constantFrom(...'0123456789.-"e,:{}[] \\tnrufalseé€\u0000') }),
         (which, at, cut, insert) => {
           const text = base[which] as string;
           const i = at % text.length;
-          agrees(v, text.slice(0, i) + insert + text.slice(i + cut), which === 0 ? 'tick' : 'bidask');
+          const mutated = text.slice(0, i) + insert + text.slice(i + cut);
+          const topic = which === 0 ? 'tick' : 'bidask';
+          agrees(v, mutated, topic);
+          agrees(v, Buffer.from(mutated), topic);
         },
       ),
       { numRuns: 20_000 },
+    );
+  });
+
+  it('agrees with the reference on valid quotes as bytes with arbitrary bytes spliced in (invalid UTF-8 too)', () => {
+    const v = validator();
+    const base = Buffer.from(envelope('stock_tick', STOCK_TICK_PAYLOAD));
+    fc.assert(
+      fc.property(fc.nat(), fc.nat({ max: 3 }), fc.uint8Array({ maxLength: 4 }), (at, cut, insert) => {
+        const i = at % base.length;
+        agrees(v, Buffer.concat([base.subarray(0, i), insert, base.subarray(i + cut)]), 'tick');
+      }),
+      { numRuns: 10_000 },
     );
   });
 
