@@ -8,6 +8,7 @@ import { Keyspace } from '../src/keys.js';
 import { type Spawned, freePort, spawnTs, tempDir, waitFor } from '../test/harness/process.js';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { VenueSim } from '../test/harness/venue-sim.js';
+import type { ExposureLimits } from './exposure-check.js';
 import type { WorkerReport } from './strategy-worker.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
@@ -24,13 +25,20 @@ export interface ClusterOptions {
   /** Intents per second per strategy worker. */
   readonly ratePerWorker: number;
   readonly ttlMs?: number;
-  /** Account notional limit (scaled, each side) the exposure invariant is checked against. */
+  /** Account notional limit (scaled, each side); symbol and strategy limits equal it unless `limits` is set. */
   readonly accountNotional?: number;
+  /** Exposure limits of every gateway (overrides accountNotional). */
+  readonly limits?: ExposureLimits;
+  /** StormGuard overrides (`policy` section); gateway defaults when unset. */
+  readonly stormGuard?: { readonly rejectStormPerMille?: number; readonly minSamples?: number };
+  /** Per worker (by index): share of BUY intents in per mille; 500 (alternating) when unset. */
+  readonly buyPerMille?: readonly number[];
   readonly logLevel?: string;
 }
 
 /** Limits every gateway of the local cluster runs with (the invariant checker reads the same numbers). */
-export function clusterLimits(opts: ClusterOptions) {
+export function clusterLimits(opts: ClusterOptions): ExposureLimits {
+  if (opts.limits) return opts.limits;
   const account = opts.accountNotional ?? 2_000_000_000_000;
   return { symbolNotional: account, strategyNotional: account, accountNotional: account };
 }
@@ -212,7 +220,7 @@ export class Cluster {
       const id = `strat-${i}`;
       const worker = new WorkerNode(
         id,
-        workerArgs(opts, id, state, join(workDir, `${id}.json`)),
+        workerArgs(opts, id, opts.buyPerMille?.[i - 1] ?? 500, state, join(workDir, `${id}.json`)),
         join(workDir, `${id}.json`),
       );
       cluster.workers.push(worker);
@@ -278,7 +286,7 @@ function gatewayEnv(
   venue: VenueSim,
   walDir: string,
 ): Record<string, string> {
-  const limits = clusterLimits(opts);
+  const { symbols, ...defaults } = clusterLimits(opts);
   return {
     HFT__PROCESS_ID: id,
     HFT__WAL__DIR: walDir,
@@ -295,7 +303,8 @@ function gatewayEnv(
       perStrategy: { ratePerSec: 1_000_000, burst: 1_000_000 },
       global: { ratePerSec: 1_000_000, burst: 1_000_000 },
     }),
-    HFT__EXPOSURE__DEFAULTS: JSON.stringify(limits),
+    HFT__EXPOSURE__DEFAULTS: JSON.stringify(defaults),
+    ...(symbols ? { HFT__EXPOSURE__SYMBOLS: JSON.stringify(symbols) } : {}),
     HFT__CHANNEL__BLOCK_MS: '50',
     HFT__CHANNEL__CLAIM_IDLE_MS: '300',
     HFT__CHANNEL__CLAIM_INTERVAL_MS: '50',
@@ -305,21 +314,31 @@ function gatewayEnv(
     // hold the cluster in DEGRADED for reasons unrelated to the faults injected. Outage trips stay default.
     HFT__POLICY__REDIS_SLOW_NS: '250000000',
     HFT__POLICY__BROKER_SLOW_NS: '500000000',
-    // The account limit is deliberately tight so the exposure invariant is exercised at the limit; those
-    // EXPOSURE_* rejects must not read as a reject storm (which would hold the cluster reduce-only).
-    HFT__POLICY__REJECT_STORM_PER_MILLE: '1000',
+    // The reject-storm trip stays at its default except where a scenario presses the exposure limits on
+    // purpose (chaos/scenarios.ts, exposure-limits, says why).
+    ...(opts.stormGuard?.rejectStormPerMille
+      ? { HFT__POLICY__REJECT_STORM_PER_MILLE: String(opts.stormGuard.rejectStormPerMille) }
+      : {}),
+    ...(opts.stormGuard?.minSamples ? { HFT__POLICY__MIN_SAMPLES: String(opts.stormGuard.minSamples) } : {}),
     HFT__HA__ENABLED: 'true',
     HFT__HA__LEASE_NODES: JSON.stringify(leaseNodes.map((n) => n.url)),
     ...(opts.ttlMs ? { HFT__HA__TTL_MS: String(opts.ttlMs) } : {}),
   };
 }
 
-function workerArgs(opts: ClusterOptions, id: string, state: RedisServer, reportFile: string): string {
+function workerArgs(
+  opts: ClusterOptions,
+  id: string,
+  buyPerMille: number,
+  state: RedisServer,
+  reportFile: string,
+): string {
   return JSON.stringify({
     id,
     redisUrl: state.url,
     keyPrefix: KEY_PREFIX,
     ratePerSec: opts.ratePerWorker,
+    buyPerMille,
     reportFile,
   });
 }

@@ -1,10 +1,6 @@
 import type { VenueOrderRecord } from '../src/venue/protocol.js';
+import { type ExposureLimits, type ExposurePeak, type LevelSample, exposurePeaks } from './exposure-check.js';
 import type { WorkerReport } from './strategy-worker.js';
-
-export interface ExposureSample {
-  readonly buy: number;
-  readonly sell: number;
-}
 
 export interface InvariantReport {
   /** Client order ids the venue accepted more than once (must be 0). */
@@ -17,9 +13,11 @@ export interface InvariantReport {
   readonly unknown: number;
   /** Orders that reached the venue from an older epoch after a newer epoch had dispatched (must be 0). */
   readonly staleEpochOrders: number;
-  /** Highest worst-case account exposure observed (each side), and the limit. */
+  /** Highest worst-case account exposure observed (each side), and the account limit. */
   readonly maxExposure: number;
   readonly exposureLimit: number;
+  /** Highest worst-case exposure per limited level (account, symbols, strategies) and its limit. */
+  readonly exposurePeaks: Record<string, ExposurePeak>;
   readonly accepted: number;
   readonly venueOrders: number;
   readonly violations: string[];
@@ -28,13 +26,14 @@ export interface InvariantReport {
 /**
  * The chaos invariants, from the venue oracle (ground truth of what was sent) and the workers' ledgers
  * (what was acknowledged): no client order id accepted twice, no acknowledged intent lost, exposure never
- * above its limit, and one dispatching leader at a time as the venue sees it (epochs never go backwards).
+ * above its limit at any level (samples of the Redis exposure hash), and one dispatching leader at a time
+ * as the venue sees it (epochs never go backwards).
  */
 export function checkInvariants(
   orders: readonly VenueOrderRecord[],
   reports: readonly WorkerReport[],
-  exposure: readonly ExposureSample[],
-  exposureLimit: number,
+  exposure: readonly LevelSample[],
+  limits: ExposureLimits,
 ): InvariantReport {
   const violations: string[] = [];
   const byId = new Map<string, number>();
@@ -63,22 +62,22 @@ export function checkInvariants(
       }
     }
   }
-  const maxExposure = exposure.reduce((m, s) => Math.max(m, s.buy, s.sell), 0);
+  const { peaks, breaches } = exposurePeaks(exposure, limits);
   if (duplicates > 0) violations.push(`${duplicates} client order ids accepted more than once`);
   if (lost > 0)
     violations.push(`${lost} acknowledged intents missing at the venue (e.g. ${lostSamples.join(', ')})`);
   if (staleEpochOrders > 0)
     violations.push(`${staleEpochOrders} orders from an older epoch after a newer one`);
-  if (maxExposure > exposureLimit)
-    violations.push(`exposure ${maxExposure} above the limit ${exposureLimit}`);
+  violations.push(...breaches);
   return {
     duplicates,
     duplicateAttempts,
     lost,
     unknown,
     staleEpochOrders,
-    maxExposure,
-    exposureLimit,
+    maxExposure: peaks.A?.max ?? 0,
+    exposureLimit: limits.accountNotional,
+    exposurePeaks: peaks,
     accepted,
     venueOrders: orders.length,
     violations,

@@ -1,8 +1,16 @@
-import { ExposureReader, worstCase } from '../src/exposure/exposure-reader.js';
-import { waitFor } from '../test/harness/process.js';
 import { runDrill } from '../ha/drill.js';
+import { ExposureReader } from '../src/exposure/exposure-reader.js';
+import { waitFor } from '../test/harness/process.js';
 import { ADMIN_TOKEN, Cluster, type ClusterOptions, clusterLimits } from './cluster.js';
-import { type ExposureSample, checkInvariants, percentile } from './invariants.js';
+import {
+  type ExposurePeak,
+  type LevelSample,
+  exposureFromVenue,
+  exposureMismatches,
+  levelSamples,
+} from './exposure-check.js';
+import { checkInvariants, percentile } from './invariants.js';
+import type { WorkerReport } from './strategy-worker.js';
 
 export interface ScenarioOptions {
   readonly kills: number;
@@ -31,6 +39,14 @@ export interface ScenarioSummary {
   readonly fencedAttempts: number;
   readonly maxExposure: number;
   readonly exposureLimit: number;
+  /** Highest worst-case exposure per limited level, sampled from Redis every 100 ms, and its limit. */
+  readonly exposurePeaks: Record<string, ExposurePeak>;
+  /** After the run: the Redis exposure hash equals what the venue holds (fills, open orders), per level. */
+  readonly exposureMatchesVenue: boolean;
+  /** Decisions rejected, by reason, over all workers. */
+  readonly rejects: Record<string, number>;
+  /** Cluster policy modes sampled during the run. */
+  readonly policyModes: string[];
   readonly accepted: number;
   readonly venueOrders: number;
   readonly durationMs: number;
@@ -142,9 +158,18 @@ const leaderPause: Body = async (run, opts) => {
     await sleep(300);
     const epochBefore = await cluster.currentEpoch();
     const pausedAt = wallNs();
+    const breaksBefore = await deadHolderBreaks(cluster);
     leader.pause();
     run.pauses += 1;
-    run.failovers.push(await firstDispatchAfter(cluster, epochBefore, pausedAt));
+    const ms = await firstDispatchAfter(cluster, epochBefore, pausedAt);
+    run.failovers.push(ms);
+    run.takeovers.push({
+      ...(await takeover(cluster, epochBefore, pausedAt)),
+      firstDispatchMs: Math.round(ms),
+    });
+    // A paused process keeps its TCP connections open: its lease must be waited out, never broken early.
+    const breaks = (await deadHolderBreaks(cluster)) - breaksBefore;
+    if (breaks > 0) run.violations.push(`a paused leader's lease was broken early (${breaks} node(s))`);
     await sleep(Math.max(0, ttl * 2.5 - Number(wallNs() - pausedAt) / 1e6));
     leader.resume();
     // The resumed zombie must come back as STANDBY (its lease expired while stopped) and stay not ready.
@@ -246,39 +271,187 @@ const drill: Body = async (run, opts) => {
   }
 };
 
+/** One order's notional in the workers' intents (qty 1 000 lots at 580.5000), the unit of the limits below. */
+const ORDER_NOTIONAL = 5_805_000 * 1_000;
+
+/**
+ * Exposure limits pressed on purpose, through three leader kills. Workers lean to BUY (900, 700 and
+ * 500 ‰), so worst-case exposure climbs to the limits within seconds and then sits at them: symbol 2330
+ * at 8 orders, every strategy at 25, the account at 45 — each binds for some intents, and the rejects
+ * carry EXPOSURE_SYMBOL_LIMIT, _STRATEGY_LIMIT or _ACCOUNT_LIMIT. After the run, the sampled exposure of
+ * every level must never have passed its limit, and the exposure hash must equal what the venue holds.
+ *
+ * StormGuard for this scenario: reject storm at 1000 ‰ with at least 1000 decisions in the 10 s window.
+ * A large share of decisions are EXPOSURE_* rejects here by construction — the limits working — and right
+ * after a takeover a new leader's window starts empty, so its first few dozen decisions can all be limit
+ * rejects (measured: trips at the default 500 ‰ and at 1000 ‰ with the default 50 samples). A trip sets
+ * DEGRADED, which is reduce-only and left only by an operator: from then on increasing intents are refused
+ * by the policy before any limit is reached, and the scenario would test the policy, not the limits. With
+ * these settings a reject storm still trips when every one of ≥ 1000 decisions in the window is a reject
+ * (≈ 8 s of nothing but rejects at this rate — e.g. a backlog older than the intents' TTL). The side effect:
+ * the latency and broker-error rate trips also need 1000 observations per window, more than they get here,
+ * so they are off in this scenario (it injects no latency or broker errors; the venue-outage scenario
+ * exercises the broker trips). HALT trips are unchanged. The policy is sampled: anything but NORMAL fails.
+ */
+const exposureLimitsCluster = (base: ClusterOptions): ClusterOptions => ({
+  ...base,
+  limits: {
+    symbolNotional: 30 * ORDER_NOTIONAL,
+    strategyNotional: 25 * ORDER_NOTIONAL,
+    accountNotional: 45 * ORDER_NOTIONAL,
+    symbols: { '2330': 8 * ORDER_NOTIONAL },
+  },
+  buyPerMille: [900, 700, 500],
+  stormGuard: { rejectStormPerMille: 1_000, minSamples: 1_000 },
+});
+
+const exposureLimits: Body = async (run) => {
+  const { cluster } = run;
+  await sleep(3_000);
+  for (let i = 0; i < 3; i += 1) {
+    const leader = await cluster.waitForLeader();
+    await sleep(300 + Math.floor(Math.random() * 400));
+    const epochBefore = await cluster.currentEpoch();
+    const killedAt = wallNs();
+    await leader.kill();
+    run.kills += 1;
+    run.failovers.push(await firstDispatchAfter(cluster, epochBefore, killedAt));
+    await leader.start();
+  }
+  await sleep(2_000);
+};
+
+/** Scenarios that need a cluster configured differently from the common one. */
+const CLUSTER_FOR: Readonly<Record<string, (base: ClusterOptions) => ClusterOptions>> = Object.freeze({
+  'exposure-limits': exposureLimitsCluster,
+});
+
+/** Scenarios that must press the exposure limits and stay NORMAL while doing it. */
+const PRESSES_LIMITS = new Set(['exposure-limits']);
+
 export const SCENARIOS: Readonly<Record<string, Body>> = Object.freeze({
   'leader-kill': leaderKill,
   'leader-pause': leaderPause,
   'lease-node': leaseNode,
   'state-redis': stateRedis,
   'venue-outage-failover': venueOutageFailover,
+  'exposure-limits': exposureLimits,
   drill,
 });
+
+/** Sum of `hft_ha_dead_holder_breaks_total` over the running, unpaused gateways. */
+async function deadHolderBreaks(cluster: Cluster): Promise<number> {
+  let total = 0;
+  for (const g of cluster.gateways) {
+    if (!g.running || g.paused) continue;
+    const text = await fetch(`${g.opsUrl}/metrics`, { signal: AbortSignal.timeout(1_000) })
+      .then((r) => r.text())
+      .catch(() => '');
+    const line = text.split('\n').find((l) => l.startsWith('hft_ha_dead_holder_breaks_total'));
+    total += line ? Number(line.split(' ').at(-1)) : 0;
+  }
+  return total;
+}
+
+/** `hft_gateway_decisions_total` of one gateway, compacted (for notes when a scenario goes wrong). */
+async function decisionCounts(opsUrl: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${opsUrl}/metrics`, { signal: AbortSignal.timeout(1_000) })).text();
+    return text
+      .split('\n')
+      .filter((l) => l.startsWith('hft_gateway_decisions_total{'))
+      .map((l) => l.replace(/^hft_gateway_decisions_total\{|process_id="[^"]*",?|component="[^"]*",?/g, ''))
+      .join(' ');
+  } catch {
+    return 'unreachable';
+  }
+}
+
+/**
+ * Waits (bounded) until the exposure hash equals what the venue holds: execution reports and the periodic
+ * journal reconciliation settle the last orders shortly after the workers stop.
+ */
+async function exposureAgainstVenue(
+  cluster: Cluster,
+  reader: ExposureReader,
+  reports: readonly WorkerReport[],
+): Promise<string[]> {
+  let problems: string[] = [];
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const [orders, actual] = await Promise.all([cluster.venue.orders(), reader.read('acc-1')]);
+    const expected = exposureFromVenue(orders, reports, 'acc-1');
+    problems = [
+      ...expected.unknownOrders.slice(0, 5).map((id) => `venue order ${id} submitted by no worker`),
+      ...exposureMismatches(expected.levels, actual),
+    ];
+    if (problems.length === 0 || Date.now() > deadline) return problems;
+    await sleep(250);
+  }
+}
 
 export async function runScenario(name: string, opts: ScenarioOptions): Promise<ScenarioSummary> {
   const body = SCENARIOS[name];
   if (!body) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const started = Date.now();
-  const cluster = await Cluster.start(opts.cluster);
+  const clusterOpts = CLUSTER_FOR[name]?.(opts.cluster) ?? opts.cluster;
+  const cluster = await Cluster.start(clusterOpts);
   const run: Run = { cluster, failovers: [], takeovers: [], notes: [], violations: [], kills: 0, pauses: 0 };
-  const exposure: ExposureSample[] = [];
+  const exposure: LevelSample[] = [];
+  const policyModes = new Set<string>();
   const reader = new ExposureReader(cluster.redis, cluster.keys);
   const sampler = setInterval(() => {
     reader.read('acc-1').then(
-      (e) => exposure.push(worstCase(e.account)),
+      (e) => exposure.push(...levelSamples(e)),
+      () => undefined,
+    );
+    cluster.redis.hmget(cluster.keys.policy(), 'mode', 'reason', 'actor').then(
+      ([mode, reason, actor]) => {
+        const seen = mode && mode !== 'NORMAL' ? `${mode} (${reason ?? ''}, ${actor ?? ''})` : 'NORMAL';
+        if (!policyModes.has(seen) && seen !== 'NORMAL') {
+          // The decisions behind a trip, taken when it is first seen (a later kill resets a process's counters).
+          for (const g of cluster.gateways) {
+            if (g.running && !g.paused)
+              void decisionCounts(g.opsUrl).then((c) => run.notes.push(`at ${seen}: ${g.id} decisions ${c}`));
+          }
+        }
+        policyModes.add(seen);
+      },
       () => undefined,
     );
   }, 100);
   try {
     await sleep(1_000);
-    await body(run, opts);
+    try {
+      await body(run, opts);
+    } catch (err) {
+      // A scenario that cannot finish (no new leader, no dispatch) is a failure, reported like any other.
+      run.violations.push(
+        `scenario aborted: ${(err instanceof Error ? err.message : String(err)).slice(0, 3000)}`,
+      );
+    }
     await sleep(1_000);
     const reports = await cluster.finishWorkers();
     clearInterval(sampler);
-    exposure.push(worstCase((await reader.read('acc-1')).account));
+    exposure.push(...levelSamples(await reader.read('acc-1')));
+    const venueMismatch = await exposureAgainstVenue(cluster, reader, reports);
     const orders = await cluster.venue.orders();
-    const limit = clusterLimits(opts.cluster).accountNotional;
-    const inv = checkInvariants(orders, reports, exposure, limit);
+    const inv = checkInvariants(orders, reports, exposure, clusterLimits(clusterOpts));
+    const rejects: Record<string, number> = {};
+    for (const r of reports)
+      for (const [k, n] of Object.entries(r.stats.rejects)) rejects[k] = (rejects[k] ?? 0) + n;
+    if (venueMismatch.length > 0)
+      run.violations.push(
+        `exposure in Redis differs from the venue: ${venueMismatch.slice(0, 5).join('; ')}`,
+      );
+    if (PRESSES_LIMITS.has(name)) {
+      const limitRejects = Object.entries(rejects).filter(([k]) => k.startsWith('EXPOSURE_'));
+      if (limitRejects.length === 0)
+        run.violations.push('no EXPOSURE_* reject: the limits were never pressed');
+      const modes = [...policyModes].filter((m) => m !== 'NORMAL');
+      if (modes.length > 0)
+        run.violations.push(`policy left NORMAL (${modes.join(', ')}) while pressing limits`);
+    }
     const events = await cluster.board.transitions();
     const samples = run.failovers.map((ms) => Math.round(ms));
     const activeSamples = run.takeovers.flatMap((t) => (t.activeMs === null ? [] : [t.activeMs]));
@@ -311,6 +484,10 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
       fencedAttempts: events.filter((e) => e.to === 'FENCED').length,
       maxExposure: inv.maxExposure,
       exposureLimit: inv.exposureLimit,
+      exposurePeaks: inv.exposurePeaks,
+      exposureMatchesVenue: venueMismatch.length === 0,
+      rejects,
+      policyModes: [...policyModes],
       accepted: inv.accepted,
       venueOrders: inv.venueOrders,
       durationMs: Date.now() - started,

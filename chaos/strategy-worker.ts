@@ -16,6 +16,8 @@ export interface WorkerOptions {
   readonly redisUrl: string;
   readonly keyPrefix: string;
   readonly ratePerSec: number;
+  /** Share of BUY intents, per mille (500: alternating BUY/SELL). A bias drives exposure to the limits. */
+  readonly buyPerMille?: number;
   readonly reportFile: string;
 }
 
@@ -46,6 +48,13 @@ export interface WorkerReport {
 const SYMBOLS = ['2330', '2317', '2454'];
 const SETTLE_BUDGET_MS = 30_000;
 const MAX_IN_FLIGHT = 256;
+
+/** Deterministic side: alternating at 500 ‰; otherwise BUY for `buyPerMille` of every 1000 sequence numbers. */
+function sideOf(seq: number, buyPerMille: number): 'BUY' | 'SELL' {
+  if (buyPerMille === 500) return seq % 2 === 0 ? 'SELL' : 'BUY';
+  // 389 is coprime with 1000, so any 1000 consecutive seqs cover every residue once.
+  return (seq * 389) % 1000 < buyPerMille ? 'BUY' : 'SELL';
+}
 
 async function main(): Promise<void> {
   const opts = JSON.parse(process.argv[2] ?? '{}') as WorkerOptions;
@@ -129,7 +138,7 @@ async function main(): Promise<void> {
         ttl_ms: 20_000,
         kind: 'NEW',
         symbol: SYMBOLS[seq % SYMBOLS.length] as string,
-        side: seq % 2 === 0 ? 'SELL' : 'BUY',
+        side: sideOf(seq, opts.buyPerMille ?? 500),
         qty: 1_000,
         price: 5_805_000,
         tif: 'DAY',

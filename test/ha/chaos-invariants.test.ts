@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import {
+  type ExposureLimits,
+  exposureFromVenue,
+  exposureMismatches,
+  levelSamples,
+} from '../../chaos/exposure-check.js';
 import { checkInvariants, percentile } from '../../chaos/invariants.js';
+import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
+import type { LevelExposure } from '../../src/exposure/exposure-reader.js';
 import type { WorkerReport } from '../../chaos/strategy-worker.js';
 import type { VenueOrderRecord } from '../../src/venue/protocol.js';
+
+const tenEach: ExposureLimits = { symbolNotional: 10, strategyNotional: 10, accountNotional: 10 };
 
 function order(clientOrderId: string, epoch: number, duplicateAttempts = 0): VenueOrderRecord {
   return {
@@ -63,8 +73,8 @@ describe('chaos invariants', () => {
     const report = checkInvariants(
       [order('a', 1), order('b', 2, 1)],
       [worker(['a', 'b'])],
-      [{ buy: 5, sell: 0 }],
-      10,
+      [{ level: 'A', buy: 5, sell: 0 }],
+      tenEach,
     );
     expect(report.violations).toEqual([]);
     expect(report).toMatchObject({ duplicates: 0, duplicateAttempts: 1, lost: 0, accepted: 2 });
@@ -72,7 +82,12 @@ describe('chaos invariants', () => {
 
   it('flags a client order id accepted twice, a lost acknowledgement, a stale epoch and an exposure breach', () => {
     const orders = [order('a', 1), order('b', 3), order('c', 2), order('a', 3)];
-    const report = checkInvariants(orders, [worker(['a', 'b', 'c', 'z'], 2)], [{ buy: 11, sell: 0 }], 10);
+    const report = checkInvariants(
+      orders,
+      [worker(['a', 'b', 'c', 'z'], 2)],
+      [{ level: 'A', buy: 11, sell: 0 }],
+      tenEach,
+    );
     expect(report).toMatchObject({
       duplicates: 1,
       lost: 1,
@@ -81,6 +96,60 @@ describe('chaos invariants', () => {
       maxExposure: 11,
     });
     expect(report.violations).toHaveLength(4);
+  });
+
+  it('checks every level against its own limit, a per-symbol override included', () => {
+    const limits: ExposureLimits = { ...tenEach, symbols: { '2330': 4 } };
+    const samples = [
+      { level: 'A', buy: 9, sell: 0 },
+      { level: 'S|2330', buy: 5, sell: 0 },
+      { level: 'S|2317', buy: 9, sell: 0 },
+      { level: 'T|s1', buy: 0, sell: 10 },
+    ];
+    const report = checkInvariants([], [], samples, limits);
+    expect(report.exposurePeaks).toEqual({
+      A: { max: 9, limit: 10 },
+      'S|2330': { max: 5, limit: 4 },
+      'S|2317': { max: 9, limit: 10 },
+      'T|s1': { max: 10, limit: 10 },
+    });
+    expect(report.violations).toEqual(['exposure S|2330 reached 5, above its limit 4']);
+  });
+
+  it('derives the exposure the venue implies and names every level where Redis differs', () => {
+    const key = 'key-1';
+    const coid = deriveClientOrderId(key);
+    const filled: VenueOrderRecord = {
+      ...order(coid, 1),
+      side: 'BUY',
+      qty: 3,
+      price: 100,
+      filledQty: 2,
+      state: 'PARTIALLY_FILLED',
+    };
+    const reports: WorkerReport[] = [
+      {
+        ...worker([]),
+        id: 's1',
+        outcomes: [{ key, status: 'ACCEPTED', reason: null, clientOrderId: coid, epoch: 1 }],
+      },
+    ];
+    const { levels, unknownOrders } = exposureFromVenue([filled, order('stranger', 1)], reports, 'acc-1');
+    expect(unknownOrders).toEqual(['stranger']);
+    const level: LevelExposure = { q: 2, fn: 200, rbq: 1, rb: 100, rsq: 0, rs: 0 };
+    expect(levels.get('A')).toEqual(level);
+    expect(levels.get('P|s1|2330')).toEqual(level);
+    const exposure = (a: LevelExposure) => ({
+      account: a,
+      symbols: new Map([['2330', level]]),
+      strategies: new Map([['s1', level]]),
+      pairs: new Map([['s1|2330', level]]),
+      trackedSymbols: 1,
+      idleSymbols: 0,
+    });
+    expect(exposureMismatches(levels, exposure(level))).toEqual([]);
+    expect(exposureMismatches(levels, exposure({ ...level, rb: 0 }))).toEqual(['A: rb redis 0 venue 100']);
+    expect(levelSamples(exposure(level)).map((s) => s.level)).toEqual(['A', 'S|2330', 'T|s1']);
   });
 
   it('percentiles take the nearest rank', () => {

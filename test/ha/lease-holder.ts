@@ -1,6 +1,6 @@
 /**
  * A lease holder in its own process, for tests that need a holder to die the way a SIGKILLed gateway does
- * (its kernel closes its lease connections): `tsx test/ha/lease-holder.ts '<json: {leaseNodes, leaseName}>'`.
+ * (its kernel closes its lease connections): `tsx test/ha/lease-holder.ts '<json: {leaseNodes, leaseName, ttlMs}>'`.
  * Acquires the lease, prints `{"event":"holder.ready","token":…}`, then renews it every renewIntervalMs.
  */
 import { haSection } from '../../ha/config.js';
@@ -9,8 +9,17 @@ import { Keyspace } from '../../src/keys.js';
 import { createLogger } from '../../src/log.js';
 
 async function main(): Promise<void> {
-  const opts = JSON.parse(process.argv[2] ?? '{}') as { leaseNodes: string[]; leaseName: string };
-  const cfg = haSection.parse({ enabled: true, leaseNodes: opts.leaseNodes, leaseName: opts.leaseName });
+  const opts = JSON.parse(process.argv[2] ?? '{}') as {
+    leaseNodes: string[];
+    leaseName: string;
+    ttlMs: number;
+  };
+  const cfg = haSection.parse({
+    enabled: true,
+    leaseNodes: opts.leaseNodes,
+    leaseName: opts.leaseName,
+    ttlMs: opts.ttlMs,
+  });
   const keys = new Keyspace('{hfttest}');
   const keeper = await RedlockLeaseKeeper.open(
     cfg,

@@ -34,11 +34,11 @@ function run(topology: string, nodeCount: number) {
       await Promise.all(nodes.map((n) => n.stop()));
     });
 
-    async function fresh() {
+    async function fresh(overrides: { ttlMs?: number } = {}) {
       await a?.close();
       await b?.close();
       leaseName = `lk-${++seq}`;
-      const cfg = haConfig(nodes, { leaseName });
+      const cfg = haConfig(nodes, { leaseName, ...overrides });
       a = await keeperFor(cfg, 'a');
       b = await keeperFor(cfg, 'b');
       return cfg;
@@ -77,14 +77,20 @@ function run(topology: string, nodeCount: number) {
       expect(outcome).toMatchObject({ ok: false, lost: true });
     });
 
+    // A long TTL keeps the key alive for seconds after it went quiet, so a loaded machine cannot miss the window.
+    const LONG_TTL = { ttlMs: 10_000 };
+
     it('names the holder in the lease value; a connected holder is never breakable, even once quiet', async () => {
-      const cfg = await fresh();
+      const cfg = await fresh(LONG_TTL);
       const lease = (await a.tryAcquire())!;
       expect(holderOf(lease.token)).toBe(a.connectionName);
       // Not renewed: the key goes quiet, but its holder's lease connections are open.
       const quiet = await waitFor('the key to go quiet', async () => {
         const view = await b.inspect();
-        return view.nodes.every((n) => n.remainingMs <= cfg.ttlMs - cfg.deadHolderQuietMs) && view;
+        return (
+          view.nodes.every((n) => n.token !== null && n.remainingMs <= cfg.ttlMs - cfg.deadHolderQuietMs) &&
+          view
+        );
       });
       expect(quiet.nodes.every((n) => n.token === lease.token && !n.holderGone)).toBe(true);
       expect(quiet.breakableNow).toBe(0);
