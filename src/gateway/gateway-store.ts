@@ -101,6 +101,15 @@ export class GatewayStore {
     );
   }
 
+  /** The decision stored for an idempotency key (the dedup window), or null. */
+  async storedDecision(idempotencyKey: string): Promise<string | null> {
+    try {
+      return await this.redis.get(this.keys.decision(idempotencyKey));
+    } catch (err) {
+      throw asRedisError(err);
+    }
+  }
+
   async recordOutcome(r: OutcomeRequest): Promise<ScriptAnswer> {
     const k = this.keys;
     const c = r.completion;

@@ -98,13 +98,17 @@ export class IntentPipeline {
       const nowMs = Number(nowNs / NS_PER_MS);
       const deadlineMs = Number(sourceNs / NS_PER_MS) + envelope.ttl_ms;
       if (nowMs > deadlineMs) {
-        return this.reject(subject, 'TTL_EXPIRED', `deadline ${deadlineMs} ms passed at ${nowMs} ms`, 0);
+        return this.rejectUnlessDecided(
+          subject,
+          'TTL_EXPIRED',
+          `deadline ${deadlineMs} ms passed at ${nowMs} ms`,
+        );
       }
       if (envelope.kind === 'REPLACE') {
-        return this.reject(subject, 'REPLACE_NOT_SUPPORTED', 'send CANCEL then NEW', 0);
+        return this.rejectUnlessDecided(subject, 'REPLACE_NOT_SUPPORTED', 'send CANCEL then NEW');
       }
       const verdict = this.deps.risk.check(envelope);
-      if (!verdict.ok) return this.reject(subject, verdict.reason, verdict.detail, 0);
+      if (!verdict.ok) return this.rejectUnlessDecided(subject, verdict.reason, verdict.detail);
 
       const permit = this.permit;
       if (!permit) throw new GatewayError('GW_ERR_NOT_LEADER', 'gateway is not active');
@@ -197,6 +201,20 @@ export class IntentPipeline {
   private policyFloor(): PolicyMode {
     const local = this.deps.policy?.effectiveMode() ?? 'NORMAL';
     return this.deps.events.walHalted ? moreSevere(local, 'HALT') : local;
+  }
+
+  /**
+   * A reject decided before the admit script (ttl, REPLACE, risk): a replay of a key decided earlier (its
+   * ttl long gone, say) is answered with the stored decision instead, as the admit script would. Only
+   * these reject paths pay the lookup; the consumer does no pre-check for the gateway.
+   */
+  private async rejectUnlessDecided(s: DecisionSubject, reason: RejectReason, detail: string) {
+    const stored = await this.deps.store.storedDecision(s.idempotencyKey);
+    if (stored !== null) {
+      this.deps.metrics.dedupHits.inc({ kind: 'stored' });
+      return parseDecision(stored);
+    }
+    return this.reject(s, reason, detail, 0);
   }
 
   private reject(s: DecisionSubject, reason: RejectReason, detail: string, epoch: number): Decision {

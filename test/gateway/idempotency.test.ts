@@ -68,7 +68,10 @@ describe('V-GW-IDEMPOTENCY', () => {
   it('sends one order per key when the same keys arrive concurrently from several clients and stream entries', async () => {
     const g = await startGateway(config);
     cleanups.push(() => g.close());
-    const envelopes = Array.from({ length: 40 }, (_, i) => IntentClient.envelope(newIntent(i)));
+    // A long ttl: on a loaded machine the default 5 s can pass before the last twin is decided.
+    const envelopes = Array.from({ length: 40 }, (_, i) =>
+      IntentClient.envelope(newIntent(i, { ttl_ms: 60_000 })),
+    );
     // Raw twins in the stream: the consumer decides a batch in parallel, so twins race into the admit script.
     const r: Redis = await connectRedis({ url: redis.url, name: 'raw' });
     cleanups.push(async () => r.disconnect());
@@ -85,7 +88,7 @@ describe('V-GW-IDEMPOTENCY', () => {
       if (seen !== undefined) expect(JSON.stringify(d)).toBe(seen);
       byKey.set(d.idempotency_key, JSON.stringify(d));
     }
-    expect(decisions.every((d) => d.status === 'ACCEPTED')).toBe(true);
+    expect(decisions.filter((d) => d.status !== 'ACCEPTED')).toEqual([]);
     await waitFor('stream drained', async () => (await r.xlen('{hft}:stream:intents')) === 0, {
       timeoutMs: 20_000,
     });
