@@ -1,4 +1,3 @@
-import type { Counter } from 'prom-client';
 import type { Clock } from '../clock.js';
 import { isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -7,7 +6,7 @@ import { LogRateLimiter } from './log-rate-limiter.js';
 import type { QuoteMetrics } from './quote-metrics.js';
 import type { QuotePublisher } from './quote-publisher.js';
 import { type RawSlot, TOPIC_NAMES } from './quote-ring.js';
-import type { QuoteKind } from './quote-schema-v1.js';
+import { QUOTE_KINDS, type QuoteKind } from './quote-schema-v1.js';
 import type { QuoteValidator } from './quote-validator.js';
 import type { ReferencePriceBook } from './reference-price-book.js';
 
@@ -32,33 +31,47 @@ export interface ProcessorParts {
  * price and is published (the collar needs fresh prices more than the archive needs every tick).
  */
 export class QuoteProcessor {
-  private readonly wallAnchorNs: bigint;
+  /** Wall-clock anchor of the monotonic clock, split so the per-quote sum needs no BigInt. */
+  private readonly anchorMs: number;
+  private readonly anchorSubMsNs: number;
   private readonly rejectLimiter: LogRateLimiter;
   private readonly walLimiter: LogRateLimiter;
-  /** Label-bound counter children, so the per-quote increment does not hash a label set. */
-  private readonly processedByKind: Record<QuoteKind, Counter.Internal>;
+  private readonly kindIndex: Readonly<Record<QuoteKind, number>> = {
+    stock_tick: QUOTE_KINDS.indexOf('stock_tick'),
+    stock_bidask: QUOTE_KINDS.indexOf('stock_bidask'),
+    fop_tick: QUOTE_KINDS.indexOf('fop_tick'),
+  };
 
   constructor(private readonly parts: ProcessorParts) {
     const { clock } = parts;
     // Receive stamps are monotonic ms (allocation-free on the callback); wall time is derived here as
     // anchor + mono, the same construction the Clock uses, so it never steps backwards.
-    this.wallAnchorNs = clock.wallNs() - BigInt(Math.round(clock.monoMs() * 1e6));
+    const anchorNs = clock.wallNs() - BigInt(Math.round(clock.monoMs() * 1e6));
+    this.anchorMs = Number(anchorNs / 1_000_000n);
+    this.anchorSubMsNs = Number(anchorNs % 1_000_000n);
     this.rejectLimiter = new LogRateLimiter(
       parts.rejectLog.maxPerInterval,
       parts.rejectLog.intervalMs,
       clock,
     );
-    this.processedByKind = {
-      stock_tick: parts.metrics.processed.labels('stock_tick'),
-      stock_bidask: parts.metrics.processed.labels('stock_bidask'),
-      fop_tick: parts.metrics.processed.labels('fop_tick'),
-    };
     this.walLimiter = new LogRateLimiter(parts.rejectLog.maxPerInterval, parts.rejectLog.intervalMs, clock);
   }
 
-  /** Wall-clock ns (decimal text) of a monotonic receive stamp. */
+  /**
+   * Wall-clock ns (decimal text) of a monotonic receive stamp: anchor + mono, computed as whole ms and
+   * the ns within the ms in plain numbers (each stays far below 2^53), the same digits as the BigInt sum
+   * (test/quotes/recv-ts.test.ts) without a BigInt per quote.
+   */
   recvTsNs(recvMonoMs: number): string {
-    return (this.wallAnchorNs + BigInt(Math.round(recvMonoMs * 1e6))).toString();
+    const monoNs = Math.round(recvMonoMs * 1e6);
+    const monoSubMsNs = monoNs % 1_000_000;
+    let ms = this.anchorMs + (monoNs - monoSubMsNs) / 1_000_000;
+    let subMsNs = this.anchorSubMsNs + monoSubMsNs;
+    if (subMsNs >= 1_000_000) {
+      subMsNs -= 1_000_000;
+      ms += 1;
+    }
+    return `${ms}${String(subMsNs + 1_000_000).slice(1)}`;
   }
 
   process(slot: RawSlot): void {
@@ -108,7 +121,7 @@ export class QuoteProcessor {
       book.update(quote.code, quote.fields.close as number, slot.recvMonoMs);
     }
     publisher.publish(quote);
-    this.processedByKind[quote.kind].inc();
+    (metrics.processedByKind[this.kindIndex[quote.kind]] as number)++;
   }
 
   /** Writes the suppressed-rejects summary if the log window has elapsed (called on a timer too). */
