@@ -13,7 +13,8 @@
  *
  * Per row: Redis CPU per intent (INFO cpu), and for the full path the gateway's and the venue's CPU per
  * intent (/proc/<pid>/stat). The JSON line also carries the Redis command profile of the closed loop (µs
- * of Redis CPU per intent, by command, from INFO commandstats) and the 1-minute load average.
+ * of Redis CPU and calls per intent, by command, from INFO commandstats; commands run inside scripts are
+ * counted too) and the 1-minute load average.
  *
  *   npx tsx bench/gateway/run.ts [--count=20000] [--concurrency=256] [--submitters=2]
  *                                [--rates=1000,5000] [--seconds=5] [--profile=<dir>]
@@ -49,6 +50,8 @@ const rates = (process.argv.find((a) => a.startsWith('--rates='))?.split('=')[1]
   .split(',')
   .map(Number);
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+/** Intents each submitter process sends before it measures (its JIT, connection, script cache). */
+const WARMUP = 500;
 
 type Row = {
   perSec: number;
@@ -78,11 +81,13 @@ function redisCpuUs(info: string): number {
   return Math.round((get('used_cpu_user') + get('used_cpu_sys')) * 1e6);
 }
 
-/** INFO commandstats → usec per command. */
+/** INFO commandstats → usec per command, and calls per command under `<name>#calls`. */
 function commandUsec(info: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+),usec=(\d+)/g))
+  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+),usec=(\d+)/g)) {
     out.set(m[1] as string, Number(m[3]));
+    out.set(`${m[1]}#calls`, Number(m[2]));
+  }
   return out;
 }
 
@@ -109,9 +114,11 @@ async function measured(
   for (const [k, pid] of Object.entries(pids))
     extra[`${k}_cpu_us`] = perIntent(processCpuUs(pid) - (proc0[k] ?? 0));
   const commands: Record<string, number> = {};
-  for (const [name, usec] of cmd1) {
-    const d = usec - (cmd0.get(name) ?? 0);
-    if (d > 0 && name !== 'info') commands[name] = perIntent(d);
+  for (const [name, value] of cmd1) {
+    const d = value - (cmd0.get(name) ?? 0);
+    if (d > 0 && !name.startsWith('info')) {
+      commands[name] = name.endsWith('#calls') ? Math.round((d / n) * 100) / 100 : perIntent(d);
+    }
   }
   return { row: { ...row, ...extra }, commands };
 }
@@ -274,13 +281,15 @@ try {
   let rejected = 0;
   // Warm-up: the gateway's JIT, connections and script cache.
   await submit(config, 1, { mode: 'closed', count: 2_000, concurrency, rate: 0, warmup: 0 });
-  const closed = await measured(probe, count, pids, async () => {
+  // Each submitter process warms up with WARMUP intents inside the phase: CPU is per intent decided.
+  const perSubmitter = Math.ceil(count / submitters);
+  const closed = await measured(probe, (perSubmitter + WARMUP) * submitters, pids, async () => {
     const r = await submit(config, submitters, {
       mode: 'closed',
-      count: Math.ceil(count / submitters),
+      count: perSubmitter,
       concurrency: Math.ceil(concurrency / submitters),
       rate: 0,
-      warmup: 500,
+      warmup: WARMUP,
     });
     rejected += r.rejected;
     return r;
@@ -288,8 +297,8 @@ try {
   const paced: { rate: number; row: Row; shed: number }[] = [];
   for (const rate of rates) {
     const n = rate * seconds;
-    const { row } = await measured(probe, n, pids, async () => {
-      const r = await submit(config, 1, { mode: 'paced', count: n, concurrency, rate, warmup: 500 });
+    const { row } = await measured(probe, n + WARMUP, pids, async () => {
+      const r = await submit(config, 1, { mode: 'paced', count: n, concurrency, rate, warmup: WARMUP });
       rejected += r.rejected;
       paced.push({ rate, row: r, shed: r.shed });
       return r;

@@ -55,7 +55,8 @@ local stale = checkEpoch(KEYS[1], ARGV[1])
 if stale then
   return {-1, stale}
 end
-local state = rcall("HGET", KEYS[2], "state")
+local entry = rcall("HMGET", KEYS[2], "state", "closed", "kind", "attempt")
+local state = entry[1]
 if not state then
   return {-13, ""}
 end
@@ -82,8 +83,7 @@ if outcome == "DISPATCHED" then
   rcall("HSET", KEYS[2], "state", "DISPATCHED", "venue_state", ARGV[5])
   rcall("ZREM", KEYS[3], ARGV[6])
   rcall("SET", KEYS[4], ARGV[3], "PX", ttl)
-  local e = rcall("HMGET", KEYS[2], "closed", "kind")
-  if e[1] == "1" or e[2] ~= "NEW" then
+  if entry[2] == "1" or entry[3] ~= "NEW" then
     rcall("PEXPIRE", KEYS[2], ttl)
   else
     rcall("ZADD", KEYS[8], ARGV[7], ARGV[6])
@@ -94,7 +94,7 @@ if outcome ~= "REJECTED" and outcome ~= "EXPIRED" and outcome ~= "ABORTED" then
   return {-12, "outcome"}
 end
 if outcome ~= "REJECTED" then
-  local attempt = rcall("HGET", KEYS[2], "attempt") or "1"
+  local attempt = entry[4] or "1"
   if ARGV[8] == "" or tonumber(attempt) ~= tonumber(ARGV[8]) then
     return {-15, attempt}
   end
