@@ -11,9 +11,9 @@ import { assertProducerId } from './producer-id.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
 import { RecordClock } from './record-clock.js';
 import { recoverProducer } from './recovery.js';
-import { writeHighWater } from './high-water.js';
 import { SegmentFile } from './segment-file.js';
 import { SegmentSealer } from './segment-sealer.js';
+import { SeqReservation } from './seq-reservation.js';
 import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
 import { WalMetrics } from './wal-metrics.js';
 
@@ -53,7 +53,6 @@ export class WalWriter implements EventRecorder {
   private readonly clock: Clock;
   private readonly encoder: LineEncoder;
   private readonly recordClock: RecordClock;
-  private readonly metrics: WalMetrics;
   private readonly loop: CommitLoop;
   private readonly topics: TopicState[];
   private readonly pool: BoundedChunkPool;
@@ -62,13 +61,6 @@ export class WalWriter implements EventRecorder {
   private readonly criticalPolicy: TopicPolicy[];
   private levelRank = 0;
   private nextSeq: number;
-  /** The durable high-water mark: numbers up to it may be handed out (see high-water.ts). */
-  private reserved: number;
-  /** Once `nextSeq` reaches this, the next block is reserved in the background. */
-  private reserveAt: number;
-  private reserving: Promise<void> | undefined;
-  private reserveRetryAtMs = 0;
-  private reserveFailures = 0;
   private written: number;
   private durable: number;
   private buffered = 0;
@@ -85,17 +77,17 @@ export class WalWriter implements EventRecorder {
     private readonly config: WalConfig,
     private readonly producerId: string,
     private readonly logger: Logger,
-    registry: Registry,
+    private readonly metrics: WalMetrics,
     clock: Clock,
     nextSeq: number,
-    reserved: number,
+    /** Numbers handed out must be covered by it (see seq-reservation.ts). */
+    private readonly reservation: SeqReservation,
     /** The disk pressure monitor, when `wal.disk.enabled`. */
     readonly disk: DiskPressureMonitor | null,
   ) {
     this.clock = clock;
     this.encoder = new LineEncoder(producerId, WAL_TOPICS);
     this.recordClock = new RecordClock(clock);
-    this.metrics = new WalMetrics(registry);
     this.loop = new CommitLoop(
       {
         commit: () => this.commit(),
@@ -121,8 +113,6 @@ export class WalWriter implements EventRecorder {
     });
     this.criticalPolicy = WAL_TOPICS.map((t) => config.disk.topicPolicies[t]);
     this.nextSeq = nextSeq;
-    this.reserved = reserved;
-    this.reserveAt = this.nextReserveAt();
     this.sealer = new SegmentSealer({
       metrics: this.metrics,
       logger,
@@ -145,8 +135,19 @@ export class WalWriter implements EventRecorder {
     );
     // No number is handed out before a mark covering it is durable: a crash then never lets a restart
     // hand the same number out again.
-    const reserved = report.nextSeq - 1 + config.seqReserveBlock;
-    await writeHighWater(join(config.dir, deps.producerId), deps.producerId, reserved);
+    const metrics = new WalMetrics(deps.registry);
+    metrics.countRecovery(report);
+    const reservation = await SeqReservation.open(
+      {
+        producerDir: join(config.dir, deps.producerId),
+        producerId: deps.producerId,
+        block: config.seqReserveBlock,
+        clock,
+        logger,
+        onWriteError: () => metrics.writeErrors.inc({ op: 'reserve' }),
+      },
+      report.nextSeq - 1,
+    );
     const disk = config.disk.enabled
       ? new DiskPressureMonitor(config.dir, config.disk, { logger, registry: deps.registry })
       : null;
@@ -154,13 +155,12 @@ export class WalWriter implements EventRecorder {
       config,
       deps.producerId,
       logger,
-      deps.registry,
+      metrics,
       clock,
       report.nextSeq,
-      reserved,
+      reservation,
       disk,
     );
-    writer.metrics.countRecovery(report);
     if (disk) {
       disk.onLevelChange(({ to }) => {
         writer.levelRank = DISK_LEVELS.indexOf(to);
@@ -173,7 +173,7 @@ export class WalWriter implements EventRecorder {
         dir: config.dir,
         fsync: config.fsync,
         next_seq: report.nextSeq,
-        reserved_through: reserved,
+        reserved_through: reservation.reservedThrough,
         recovered_segments: report.sealed.length,
         quarantined: report.quarantined.length,
         torn_bytes: report.tornBytes.reduce((n, t) => n + t.bytes, 0),
@@ -222,16 +222,13 @@ export class WalWriter implements EventRecorder {
     if (typeof json !== 'string')
       throw this.refuse(topic, 'invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
     const seq = this.nextSeq;
-    if (seq >= this.reserveAt) {
-      this.reserveNext();
-      if (seq > this.reserved) {
-        throw this.refuse(
-          topic,
-          'seq_reserve',
-          'GW_ERR_WAL_QUEUE_FULL',
-          `sequence ${seq} not reserved yet (high-water ${this.reserved})`,
-        );
-      }
+    if (!this.reservation.covers(seq)) {
+      throw this.refuse(
+        topic,
+        'seq_reserve',
+        'GW_ERR_WAL_QUEUE_FULL',
+        `sequence ${seq} not reserved yet (high-water ${this.reservation.reservedThrough})`,
+      );
     }
     const encoder = this.encoder;
     let maxBytes = encoder.maxBytes(index, json.length);
@@ -323,60 +320,8 @@ export class WalWriter implements EventRecorder {
     for (const state of this.topics) {
       if (state.segment) await this.seal(state);
     }
-    await this.releaseReservation();
+    await this.reservation.release(this.nextSeq - 1);
     this.logger.info({ last_seq: this.nextSeq - 1, durable_seq: this.durable }, 'WAL writer closed');
-  }
-
-  /** Where the next block is reserved: halfway through the current one. */
-  private nextReserveAt(): number {
-    return this.reserved - Math.floor(this.config.seqReserveBlock / 2) + 1;
-  }
-
-  /**
-   * Starts the durable write of the next block (one at a time; after a failure, not before a backoff).
-   * `record()` keeps handing out numbers of the current block meanwhile.
-   */
-  private reserveNext(): void {
-    if (this.reserving !== undefined || this.closed) return;
-    if (this.reserveFailures > 0 && this.clock.monoMs() < this.reserveRetryAtMs) return;
-    const target = this.nextSeq - 1 + this.config.seqReserveBlock;
-    this.reserving = writeHighWater(join(this.config.dir, this.producerId), this.producerId, target)
-      .then(
-        () => {
-          this.reserveFailures = 0;
-          if (target > this.reserved) {
-            this.reserved = target;
-            this.reserveAt = this.nextReserveAt();
-          }
-        },
-        (err: unknown) => {
-          this.reserveFailures++;
-          this.reserveRetryAtMs =
-            this.clock.monoMs() + Math.min(MAX_RETRY_DELAY_MS, 10 * 2 ** this.reserveFailures);
-          this.metrics.writeErrors.inc({ op: 'reserve' });
-          this.logger.error({ err, target }, 'WAL sequence reservation failed; will retry');
-        },
-      )
-      .finally(() => {
-        this.reserving = undefined;
-      });
-  }
-
-  /**
-   * After a clean close every number handed out is sealed: lowering the mark to the last one lets the
-   * next start continue without a gap. Best effort: if it fails, the next start skips the rest of the
-   * block, which is allowed.
-   */
-  private async releaseReservation(): Promise<void> {
-    await this.reserving;
-    const last = this.nextSeq - 1;
-    if (last >= this.reserved) return;
-    try {
-      await writeHighWater(join(this.config.dir, this.producerId), this.producerId, last);
-      this.reserved = last;
-    } catch (err) {
-      this.logger.warn({ err }, 'WAL could not release the unused sequence reservation; next start skips it');
-    }
   }
 
   private startTickers(): void {
