@@ -48,9 +48,10 @@ export const channelSection = z
     /**
      * Consumer side: most entries inside the handler at once. The next XREADGROUP is issued while earlier
      * entries are still being decided, up to this bound; at the bound the consumer stops reading and the
-     * entries wait in the stream (itself capped by streamMaxLen).
+     * entries wait in the stream (itself capped by streamMaxLen). Kept small on purpose: every admitted
+     * entry of a leader that dies is reconciled with the venue before its successor consumes.
      */
-    consumerInFlightMax: z.number().int().min(1).max(100_000).default(1_024),
+    consumerInFlightMax: z.number().int().min(1).max(100_000).default(256),
     blockMs: z.number().int().min(1).max(60_000).default(500),
     /** Consumer side: a pending entry idle this long is claimed by a live consumer. */
     claimIdleMs: z.number().int().min(10).max(3_600_000).default(5_000),
