@@ -8,7 +8,7 @@ import { OpsServer } from '../ops/server.js';
 import { PolicyMetrics } from '../policy/policy-metrics.js';
 import { PolicyStore } from '../policy/policy-store.js';
 import { StormGuard } from '../policy/storm-guard.js';
-import { ReferencePriceBook } from '../quotes/reference-price-book.js';
+import { QuoteService } from '../quotes/quote-service.js';
 import { Scripts } from '../redis/scripts.js';
 import { type Recorder, createRecorder } from '../wal/create-recorder.js';
 import { GatewayHa } from '../../ha/gateway-ha.js';
@@ -43,8 +43,6 @@ export async function createGatewayProcess(
   const registry = createRegistry({ process_id: config.processId, component: 'gateway' });
   // Not connect(): the process starts (and reports not ready) while the venue is unreachable.
   const broker = new TcpBroker(config.broker, logger);
-  // Fed by the quote workers once quote ingress runs in this process; empty until then (see docs/gateway.md).
-  const prices = new ReferencePriceBook();
   const policyMetrics = new PolicyMetrics(registry);
   let permit: FixedEpochPermit | undefined;
   // HA mode (config.ha.enabled): a lease-backed permit per leadership term instead of the fixed one.
@@ -54,11 +52,14 @@ export async function createGatewayProcess(
   let gateway: Gateway;
   // Opened before the gateway so recovery of a crashed WAL (torn tails, sealing) happens before any intent.
   const recorder = await createRecorder(config, { producerId: config.processId, logger, registry });
+  // Quote ingress (quotes.feed): fills the reference prices the collar reads and records market.* to the
+  // same WAL. With the feed off its book stays empty (docs/quotes.md "In the gateway process").
+  const quotes = new QuoteService(config, { recorder, logger, registry });
   try {
     gateway = await Gateway.create({
       config,
       broker,
-      prices,
+      prices: quotes.book,
       recorder,
       logger,
       registry,
@@ -96,9 +97,10 @@ export async function createGatewayProcess(
   const ops = new OpsServer({
     registry,
     logger,
-    readiness: () => gateway.readiness(),
+    readiness: () => quotes.readiness(gateway.readiness()),
     adminToken: config.ops.adminToken,
   });
+  quotes.registerAdmin(ops);
   if (config.ha.enabled) {
     ha = await GatewayHa.create({
       config,
@@ -119,6 +121,8 @@ export async function createGatewayProcess(
       const address = await ops.listen(config.ops.host, config.ops.port);
       await policyStore?.start();
       guard?.start();
+      // Before activation, so a standby too keeps warm reference prices for when it takes over.
+      await quotes.start();
       if (ha) {
         // Warm STANDBY; the role machine activates the gateway whenever this process wins the lease.
         ha.start(address);
@@ -133,6 +137,8 @@ export async function createGatewayProcess(
     async stop() {
       await ha?.stop();
       await gateway.close();
+      // Feed closed and queued quotes drained into the recorder before it closes.
+      await quotes.stop();
       // After the gateway: every event of the intents it finished is recorded, then sealed durably.
       await recorder.close();
       unwatchBroker();

@@ -13,6 +13,30 @@ export type QuoteTopic = (typeof QUOTE_TOPICS)[number];
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const symbolName = z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a v1 symbol');
+const redisUrl = z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be a redis:// or rediss:// URL');
+
+/**
+ * Where a gateway process gets its quotes (quote-service.ts): a TCP line stream on loopback served by
+ * the feed simulator process (feed-server.ts). Off by default, so a deployment without a feed keeps
+ * running as before (with no reference prices; see risk.rejectWithoutReference).
+ */
+const feedSection = z
+  .object({
+    enabled: z.boolean().default(false),
+    host: z.string().min(1).max(255).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535).default(0),
+    /** Give up one connect attempt after this long (then back off and try again). */
+    connectTimeoutMs: z.number().int().min(10).max(60_000).default(2_000),
+    /** First reconnect delay; doubles per failed attempt up to `reconnectMaxMs`; reset once connected. */
+    reconnectInitialMs: z.number().int().min(1).max(60_000).default(100),
+    reconnectMaxMs: z.number().int().min(1).max(300_000).default(5_000),
+  })
+  .strict()
+  .refine((f) => !f.enabled || f.port > 0, { message: 'an enabled feed needs a port', path: ['port'] })
+  .refine((f) => f.reconnectInitialMs <= f.reconnectMaxMs, {
+    message: 'reconnectInitialMs must not exceed reconnectMaxMs',
+    path: ['reconnectInitialMs'],
+  });
 
 /**
  * Emergency schema override. Off by default; turning it on requires a reason, which is logged loudly at
@@ -85,6 +109,10 @@ export const quotesSection = z
      */
     publish: z
       .object({
+        /** Off by default: the gateway process publishes only when strategy workers read the streams. */
+        enabled: z.boolean().default(false),
+        /** The Redis to publish to; default the state Redis (redis.stateUrl), on a connection of its own. */
+        redisUrl: redisUrl.optional(),
         /** Entries kept per topic stream (XADD MAXLEN ~): each entry is one batch. */
         maxLen: z.number().int().min(16).max(1_000_000).default(10_000),
         /** Quotes per batch (one stream entry); a full batch is sent without waiting for the timer. */
@@ -96,6 +124,7 @@ export const quotesSection = z
       })
       .strict()
       .default({}),
+    feed: feedSection.default({}),
     /** Schema-reject logs: at most `maxPerInterval` records per interval, the rest counted and summarized. */
     rejectLog: z
       .object({
@@ -105,7 +134,11 @@ export const quotesSection = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .refine((q) => !q.feed.enabled || q.symbols.length > 0, {
+    message: 'an enabled feed needs quotes.symbols to subscribe',
+    path: ['symbols'],
+  });
 
 export type QuotesConfig = z.infer<typeof quotesSection>;
 export type QuotesConfigInput = z.input<typeof quotesSection>;

@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { PRICE_SCALE, formatScaled } from '../contracts/scaled.js';
 import { SeededRandom } from '../venue/prng.js';
 import type { QuoteTopic } from './config.js';
+import { FeedServer } from './feed-server.js';
 import type { QuoteCallback, QuoteFeed } from './quote-feed.js';
 import { QUOTE_VERSION_V1 } from './quote-schema-v1.js';
 
@@ -307,7 +308,12 @@ function flag(name: string, fallback: string): string {
   return found ? found.slice(name.length + 3) : fallback;
 }
 
-/** Process entrypoint: the stream on stdout, one `<topic>\t<symbolId>\t<json>` line per quote. */
+/**
+ * Process entrypoint. Without `--port`: the stream on stdout, one `<topic>\t<symbolId>\t<json>` line per
+ * quote, for `--seconds` (or `--count` quotes at once). With `--port=N` (0 = a free port): a feed server
+ * (feed-server.ts) on `--host` (loopback) that runs until SIGTERM/SIGINT and prints one JSON line
+ * `{"event":"feed-sim.listening","host","port","pid"}` on stdout when listening.
+ */
 async function main(): Promise<void> {
   const symbols = flag('symbols', '2330,2317,2454,TXFL6').split(',');
   const sim = new FeedSimulator({
@@ -316,9 +322,14 @@ async function main(): Promise<void> {
     burstEveryMs: Number(flag('burst-every', '0')),
     burstSize: Number(flag('burst-size', '0')),
   });
+  await sim.subscribe(symbols, ['tick', 'bidask']);
+  const port = flag('port', '');
+  if (port !== '') {
+    await serve(sim, symbols, flag('host', '127.0.0.1'), Number(port));
+    return;
+  }
   const seconds = Number(flag('seconds', '5'));
   const count = Number(flag('count', '0'));
-  await sim.subscribe(symbols, ['tick', 'bidask']);
   const write = (topic: QuoteTopic) => (payload: string | Buffer, symbolId: number) => {
     process.stdout.write(`${topic}\t${symbolId}\t${payload}\n`);
   };
@@ -330,6 +341,22 @@ async function main(): Promise<void> {
   }
   sim.start();
   setTimeout(() => sim.stop(), seconds * 1_000);
+}
+
+async function serve(sim: FeedSimulator, symbols: string[], host: string, port: number): Promise<void> {
+  if (!['127.0.0.1', '::1', 'localhost'].includes(host)) throw new Error('feed-sim serves loopback only');
+  const log = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+  const server = new FeedServer(sim, symbols, { log });
+  const bound = await server.listen(host, port);
+  sim.start();
+  log({ event: 'feed-sim.listening', host, port: bound, pid: process.pid, symbols });
+  const shutdown = async () => {
+    sim.stop();
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown());
+  process.once('SIGINT', () => void shutdown());
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -198,6 +198,20 @@ export class QuoteIngress {
     };
   }
 
+  /**
+   * The reference price and its age per subscribed symbol (GET /admin/quotes/references): what the
+   * collar is centred on now. `null` for a symbol without a price yet.
+   */
+  references(): Record<string, { price: number; age_ms: number } | null> {
+    const now = this.clock.monoMs();
+    const out: Record<string, { price: number; age_ms: number } | null> = {};
+    for (const symbol of this.config.symbols) {
+      const ref = this.book.get(symbol);
+      out[symbol] = ref === undefined ? null : { price: ref.price, age_ms: Math.floor(now - ref.monoMs) };
+    }
+    return out;
+  }
+
   /** Stops timers. The feed's lifetime belongs to its owner; queued quotes are left unprocessed. */
   close(): void {
     for (const t of this.timers) clearInterval(t);

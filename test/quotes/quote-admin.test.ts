@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
 import { OpsServer } from '../../src/ops/server.js';
 import { registerQuoteAdmin } from '../../src/quotes/quote-admin.js';
 import { startRig, stockTick } from './quote-fixtures.js';
@@ -66,5 +67,29 @@ describe('quote ingress admin routes', () => {
     expect(res.statusCode).toBe(401);
     expect(res.json()).toMatchObject({ code: 'GW_ERR_UNAUTHORIZED' });
     expect(t.ingress.ring.halted).toBe(true);
+  });
+
+  it("shows each subscribed symbol's reference price and age on GET /admin/quotes/references", async () => {
+    let mono = 1_000;
+    const clock = { ...systemClock, monoMs: () => mono };
+    const rig = await startRig({ symbols: ['2330', '2317'] }, { manual: true, clock });
+    const ops = new OpsServer({
+      registry: rig.registry,
+      logger: rig.sink.logger,
+      adminToken: TOKEN,
+      readiness: () => ({ ready: true, detail: {} }),
+    });
+    registerQuoteAdmin(ops, rig.ingress);
+    const get = () =>
+      ops.app.inject({
+        method: 'GET',
+        url: '/admin/quotes/references',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+    expect((await get()).json()).toEqual({ '2330': null, '2317': null });
+    rig.feed.tick(stockTick(), 0);
+    rig.scheduler?.runAll();
+    mono += 250;
+    expect((await get()).json()).toEqual({ '2330': { price: 5_865_000, age_ms: 250 }, '2317': null });
   });
 });
