@@ -157,14 +157,9 @@ export class SegmentLoader {
       resumeAfter = landed.maxSeq;
     }
 
-    // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing. One
-    // batch or less is read once into memory, verified, and sent from there; a longer one is hashed as a
-    // stream first and read again batch by batch (memory stays at one read chunk per load).
+    // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing.
     const t0 = this.deps.clock.monoMs();
-    const wholeFile = fitsOneBatch(manifest, config)
-      ? await SegmentReader.readVerified(files.segmentPath, manifest)
-      : undefined;
-    if (!wholeFile) await SegmentReader.verifyFile(files.segmentPath, manifest);
+    await SegmentReader.verifyFile(files.segmentPath, manifest);
     const t1 = this.deps.clock.monoMs();
     fault('before-insert', files.segmentId);
     lease.assertHeld();
@@ -180,7 +175,7 @@ export class SegmentLoader {
 
     let t2 = t1;
     for (let pass = 0; ; pass += 1) {
-      await this.insertAll(files, manifest, resumeAfter, wholeFile, lease);
+      await this.insertAll(files, manifest, resumeAfter, lease);
       fault('after-insert', files.segmentId);
       t2 = this.deps.clock.monoMs();
       const landed = await this.checked('verify', () => sink.landed(manifest));
@@ -201,7 +196,6 @@ export class SegmentLoader {
     this.deps.logger.debug(
       {
         segment_id: files.segmentId,
-        whole_file: wholeFile !== undefined,
         checksum_ms: t1 - t0,
         insert_ms: t2 - t1,
         verify_ms: t3 - t2,
@@ -222,7 +216,6 @@ export class SegmentLoader {
     files: SegmentFiles,
     manifest: SegmentManifest,
     resumeAfter: number,
-    source: Buffer | undefined,
     lease: LeaseKeeper,
   ): Promise<void> {
     const { sink, config, metrics, fault } = this.deps;
@@ -230,7 +223,6 @@ export class SegmentLoader {
       batchRows: config.batchRows,
       batchBytes: config.batchBytes,
       skipThroughSeq: resumeAfter,
-      source,
     });
     let inserted = 0;
     try {
@@ -379,14 +371,6 @@ export class SegmentLoader {
       throw err;
     }
   }
-}
-
-/** True when the whole segment is one batch (one INSERT): read once into memory (≤ batchBytes) and sent. */
-export function fitsOneBatch(
-  manifest: Pick<SegmentManifest, 'recordCount' | 'bytes'>,
-  config: Pick<LoaderConfig, 'batchRows' | 'batchBytes'>,
-): boolean {
-  return manifest.recordCount <= config.batchRows && manifest.bytes <= config.batchBytes;
 }
 
 /**

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { GatewayError } from '../src/errors.js';
 import type { SegmentManifest } from '../src/wal/manifest.js';
 
@@ -55,11 +54,6 @@ export interface SegmentReaderOptions {
   /** Records with seq ≤ this are read and verified but not put in a batch (already in ClickHouse). */
   readonly skipThroughSeq?: number;
   readonly readChunkBytes?: number;
-  /**
-   * The whole file, already read and checked by {@link SegmentReader.readVerified}: scanned from memory
-   * instead of read again (a segment that is one batch is read once, not twice).
-   */
-  readonly source?: Buffer;
 }
 
 const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
@@ -75,9 +69,7 @@ const TS_MARK = Buffer.from(',"ts_ns":"');
  * inserted:
  *
  * 1. {@link SegmentReader.verifyFile}: size and sha256 of the whole file against the manifest (a sealed
- *    segment is immutable; this pass costs one sequential read, usually from the page cache). A segment
- *    of at most one batch is read into memory once instead ({@link SegmentReader.readVerified}) and
- *    pass 2 scans those same verified bytes (`source`).
+ *    segment is immutable; this pass costs one sequential read, usually from the page cache).
  * 2. {@link SegmentReader.nextPiece}: batches of whole records, each line checked for shape (the
  *    manifest's producer and topic), strictly increasing seq within the manifest's range; size and record
  *    count checked again at the end, and the last batch's end handed out only after they pass. (Failing
@@ -130,18 +122,6 @@ export class SegmentReader {
   }
 
   /**
-   * Pass 1 for a segment small enough to hold (at most one batch): reads the whole file once, checks its
-   * size and sha256, and returns the bytes for pass 2 (`source`), so nothing is read twice and nothing
-   * unverified is ever sent. (Verifying while streaming instead would not do: ClickHouse 18.16 commits
-   * the rows it received when an INSERT's connection is cut, so an aborted body is not "nothing".)
-   */
-  static async readVerified(path: string, manifest: SegmentManifest): Promise<Buffer> {
-    const bytes = await readFile(path);
-    checkDigest(manifest, bytes.length, createHash('sha256').update(bytes).digest('hex'));
-    return bytes;
-  }
-
-  /**
    * Pass 2, streaming: the next piece of verified bytes, the end of the current batch, or the end of the
    * file. Each call reads at most one chunk. A batch's `batch-end` (and the last batch's, only after the
    * end-of-file checks) is the consumer's signal that the bytes handed out since the previous one are a
@@ -169,11 +149,9 @@ export class SegmentReader {
   /** Reads the next chunk (carried head of a split record in front), or finishes with the end checks. */
   private async readChunk(): Promise<void> {
     this.iterator ??= (
-      this.opts.source
-        ? once(this.opts.source)
-        : (createReadStream(this.path, {
-            highWaterMark: this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
-          }) as AsyncIterable<Buffer>)
+      createReadStream(this.path, {
+        highWaterMark: this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
+      }) as AsyncIterable<Buffer>
     )[Symbol.asyncIterator]();
     const next = await this.iterator.next();
     if (next.done) {
@@ -299,10 +277,6 @@ export class SegmentReader {
   private corrupt(reason: QuarantineReason, detail: string): GatewayError {
     return segmentCorrupt(this.manifest.segmentId, reason, detail);
   }
-}
-
-async function* once(bytes: Buffer): AsyncGenerator<Buffer> {
-  yield bytes;
 }
 
 function checkDigest(manifest: SegmentManifest, bytes: number, digest: string): void {

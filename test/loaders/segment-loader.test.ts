@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { loaderSection } from '../../loaders/config.js';
 import { assertRetentionSafe } from '../../loaders/durability.js';
-import { batchDedupToken, fitsOneBatch } from '../../loaders/segment-loader.js';
+import { batchDedupToken } from '../../loaders/segment-loader.js';
 import { isGatewayError } from '../../src/errors.js';
 
 const config = loaderSection.parse({ batchRows: 1_000, batchBytes: 100_000 });
 const manifest = { segmentId: 'gw-1.gateway.decision.0000000000000001', sha256: 'ab'.repeat(32) };
 
 describe('segment loader decisions', () => {
-  it('hashes inline only a segment that is one batch (by rows and by bytes)', () => {
-    expect(fitsOneBatch({ recordCount: 1_000, bytes: 100_000 }, config)).toBe(true);
-    expect(fitsOneBatch({ recordCount: 1_001, bytes: 10 }, config)).toBe(false);
-    expect(fitsOneBatch({ recordCount: 10, bytes: 100_001 }, config)).toBe(false);
-  });
-
   it('gives equal dedup tokens only to batches with equal rows: bytes, resume point, bounds and index', () => {
     const token = batchDedupToken(manifest, -1, config, 3);
     expect(batchDedupToken(manifest, -1, { ...config }, 3)).toBe(token);

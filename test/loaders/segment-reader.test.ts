@@ -76,19 +76,6 @@ describe('SegmentReader', () => {
     expect(await reasonOf(SegmentReader.verifyFile(good.segmentPath, good.manifest))).toBeUndefined();
   });
 
-  it('readVerified returns the whole file only when its size and sha256 match; pass 2 scans those bytes', async () => {
-    const dir = tempDir('reader');
-    const good = writeSegment(dir, { firstSeq: 1, count: 60 });
-    const bytes = await SegmentReader.readVerified(good.segmentPath, good.manifest);
-    expect(bytes).toEqual(readFileSync(good.segmentPath));
-    const batches = await readAll(good, { source: bytes });
-    expect(Buffer.concat(batches.flatMap((b) => b.chunks))).toEqual(bytes);
-    const wrongSha = { ...good.manifest, sha256: 'ab'.repeat(32) };
-    expect(await reasonOf(SegmentReader.readVerified(good.segmentPath, wrongSha))).toBe('checksum');
-    const wrongSize = { ...good.manifest, bytes: good.manifest.bytes + 1 };
-    expect(await reasonOf(SegmentReader.readVerified(good.segmentPath, wrongSize))).toBe('size');
-  });
-
   it('hands out the end of a full last batch only after the end-of-file checks pass', async () => {
     // Exactly one full batch (100 rows, batchRows 100) whose manifest counts one record more: the batch's
     // end must not follow its 100th record before the end of the file has been checked.
