@@ -36,6 +36,8 @@ export class QuoteProcessor {
   private readonly anchorSubMsNs: number;
   private readonly rejectLimiter: LogRateLimiter;
   private readonly walLimiter: LogRateLimiter;
+  /** The book keeps subscribed symbols only, so a feed sending other codes cannot grow it without bound. */
+  private readonly subscribed: ReadonlySet<string>;
   private readonly kindIndex: Readonly<Record<QuoteKind, number>> = {
     stock_tick: QUOTE_KINDS.indexOf('stock_tick'),
     stock_bidask: QUOTE_KINDS.indexOf('stock_bidask'),
@@ -55,6 +57,7 @@ export class QuoteProcessor {
       clock,
     );
     this.walLimiter = new LogRateLimiter(parts.rejectLog.maxPerInterval, parts.rejectLog.intervalMs, clock);
+    this.subscribed = new Set(parts.symbols);
   }
 
   /**
@@ -116,7 +119,7 @@ export class QuoteProcessor {
         this.parts.logger.error({ event: 'quote_wal_refused', code, err }, 'WAL refused a quote');
       }
     }
-    if (quote.kind !== 'stock_bidask' && quote.fields.simtrade === false) {
+    if (quote.kind !== 'stock_bidask' && quote.fields.simtrade === false && this.subscribed.has(quote.code)) {
       // Simulated (trial-match) trades during auctions are not trades: they never move the reference.
       book.update(quote.code, quote.fields.close as number, slot.recvMonoMs);
     }

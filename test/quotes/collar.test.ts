@@ -43,4 +43,14 @@ describe('reference prices from the quote path drive the price collar', () => {
     await rig.ingress.idle();
     expect(check(8, 6_300_000)).toEqual({ ok: true });
   });
+
+  it('keeps reference prices for subscribed symbols only, however many codes the feed sends', async () => {
+    const rig = await startRig({ symbols: ['2330'] });
+    for (let i = 0; i < 100; i++) rig.feed.tick(stockTick({ code: `X${i}` }), -1);
+    rig.feed.tick(stockTick(), 0);
+    await rig.ingress.idle();
+    expect(rig.ingress.book.size).toBe(1);
+    expect(rig.ingress.book.get('2330')?.price).toBe(5_865_000);
+    expect(rig.ingress.book.get('X7')).toBeUndefined();
+  });
 });
