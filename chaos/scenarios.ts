@@ -315,7 +315,12 @@ const exposureLimits: Body = async (run) => {
     const killedAt = wallNs();
     await leader.kill();
     run.kills += 1;
-    run.failovers.push(await firstDispatchAfter(cluster, epochBefore, killedAt));
+    const ms = await firstDispatchAfter(cluster, epochBefore, killedAt);
+    run.failovers.push(ms);
+    run.takeovers.push({
+      ...(await takeover(cluster, epochBefore, killedAt)),
+      firstDispatchMs: Math.round(ms),
+    });
     await leader.start();
   }
   await sleep(2_000);
