@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { PRICE_SCALE, formatScaled } from '../contracts/scaled.js';
+import { PRICE_SCALE, formatScaled, parseDecimal } from '../contracts/scaled.js';
 import { SeededRandom } from '../venue/prng.js';
 import type { QuoteTopic } from './config.js';
 import { FeedServer } from './feed-server.js';
@@ -32,6 +32,16 @@ export interface FeedSimOptions {
   readonly burstSize?: number;
   /** Session date the simulated exchange timestamps fall on. */
   readonly sessionDate?: string;
+  /**
+   * Previous close (scaled, PRICE_SCALE) per symbol, snapped down to the tick grid; symbols not listed
+   * get one from the seed. Lets a drill line the market up with the prices its strategies send.
+   */
+  readonly referencePrices?: Readonly<Record<string, number>>;
+  /**
+   * Daily price limit around the reference in basis points (the exchange's limit-up/limit-down band;
+   * TWSE uses ±10 %): trades never leave it, so a long run cannot drift without bound.
+   */
+  readonly limitBps?: number;
 }
 
 export interface SimQuote {
@@ -45,6 +55,8 @@ interface SymbolState {
   readonly futures: boolean;
   readonly tick: number;
   readonly reference: number;
+  readonly limitDown: number;
+  readonly limitUp: number;
   readonly open: number;
   price: number;
   high: number;
@@ -92,6 +104,8 @@ export class FeedSimulator implements QuoteFeed {
       burstEveryMs: 0,
       burstSize: 0,
       sessionDate: '2026-11-24',
+      referencePrices: {},
+      limitBps: 1_000,
       ...options,
     };
     this.rng = new SeededRandom(options.seed);
@@ -102,14 +116,18 @@ export class FeedSimulator implements QuoteFeed {
     this.symbols = symbols.map((code) => {
       const futures = /^[A-Z]{3}[A-L][0-9]$/.test(code);
       // Starting prices from the seed: 20.00–999.5 for stocks, 15000–25000 for index futures.
-      const base = futures ? (15_000 + this.int(10_000)) * P : (20 + this.int(980)) * P;
+      const seeded = futures ? (15_000 + this.int(10_000)) * P : (20 + this.int(980)) * P;
+      const base = this.options.referencePrices[code] ?? seeded;
       const tick = futures ? P : tickSize(base);
-      const reference = base - (base % tick);
+      const reference = Math.max(tick, base - (base % tick));
+      const band = Math.floor((reference * this.options.limitBps) / 10_000 / tick) * tick;
       return {
         code,
         futures,
         tick,
         reference,
+        limitDown: Math.max(tick, reference - band),
+        limitUp: reference + band,
         open: reference,
         price: reference,
         high: reference,
@@ -202,7 +220,7 @@ export class FeedSimulator implements QuoteFeed {
 
   private tickQuote(s: SymbolState): string {
     const step = this.int(5) - 2;
-    s.price = Math.max(s.tick, s.price + step * s.tick);
+    s.price = Math.min(s.limitUp, Math.max(s.limitDown, s.price + step * s.tick));
     s.underlying = Math.max(P, s.underlying + (this.int(3) - 1) * P);
     if (s.price > s.high) s.high = s.price;
     if (s.price < s.low) s.low = s.price;
@@ -303,6 +321,12 @@ export class FeedSimulator implements QuoteFeed {
   }
 }
 
+function limitBps(text: string): number {
+  const bps = Number(text);
+  if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) throw new Error(`--limit-bps: 0…10000, got ${text}`);
+  return bps;
+}
+
 function flag(name: string, fallback: string): string {
   const found = process.argv.find((a) => a.startsWith(`--${name}=`));
   return found ? found.slice(name.length + 3) : fallback;
@@ -315,8 +339,20 @@ function flag(name: string, fallback: string): string {
  * `{"event":"feed-sim.listening","host","port","pid"}` on stdout when listening.
  */
 async function main(): Promise<void> {
-  const symbols = flag('symbols', '2330,2317,2454,TXFL6').split(',');
+  // `code` or `code@price` (the previous close, a decimal: `2330@580.5`).
+  const specs = flag('symbols', '2330,2317,2454,TXFL6').split(',');
+  const symbols = specs.map((spec) => spec.split('@')[0] as string);
+  const referencePrices: Record<string, number> = {};
+  for (const spec of specs) {
+    const [code, price] = spec.split('@');
+    if (price === undefined) continue;
+    const scaled = parseDecimal(price, PLACES);
+    if (scaled === null || scaled <= 0) throw new Error(`bad reference price in --symbols: ${spec}`);
+    referencePrices[code as string] = scaled;
+  }
   const sim = new FeedSimulator({
+    referencePrices,
+    limitBps: limitBps(flag('limit-bps', '1000')),
     seed: Number(flag('seed', '1')),
     ratePerSec: Number(flag('rate', '1000')),
     burstEveryMs: Number(flag('burst-every', '0')),

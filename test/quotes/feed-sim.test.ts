@@ -37,6 +37,21 @@ describe('feed simulator', () => {
     expect([...kinds.keys()].sort()).toEqual(['fop_tick', 'stock_bidask', 'stock_tick']);
   });
 
+  it('starts at a given reference price and keeps every trade inside the daily limit band around it', async () => {
+    const feed = await sim(3, { referencePrices: { '2330': 5_805_000 }, limitBps: 300 });
+    const closes = feed
+      .generate(30_000)
+      .filter((q) => q.topic === 'tick' && q.symbolId === 0)
+      .map((q) => strict.validate(q.payload, 'tick', '0', 0))
+      .map((v) => (v.ok ? (v.quote.fields as { close: number }).close : Number.NaN));
+    // 580.5 snaps down to the 1.00 grid of the 500–1000 band: reference 580, band ±3 % = ±17 ticks.
+    expect(closes.length).toBeGreaterThan(2_000);
+    expect(Math.min(...closes)).toBeGreaterThanOrEqual(5_800_000 - 170_000);
+    expect(Math.max(...closes)).toBeLessThanOrEqual(5_800_000 + 170_000);
+    // The walk does reach the band (it is a bound, not an unused setting).
+    expect(closes.some((c) => c === 5_800_000 + 170_000 || c === 5_800_000 - 170_000)).toBe(true);
+  });
+
   it('when started, delivers a stream with bursts (one synchronous run each) through the callbacks until stopped', async () => {
     // The steady rate's catch-up after a stalled timer is capped at ratePerSec (200) per timer turn, so a
     // run of 500 or more in one macrotask can only be a burst. Bursts 200 ms apart: with a 20 ms period a
