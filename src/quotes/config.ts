@@ -109,7 +109,10 @@ export const quotesSection = z
      */
     publish: z
       .object({
-        /** Off by default: the gateway process publishes only when strategy workers read the streams. */
+        /**
+         * Off by default: the gateway process publishes only when strategy workers read the streams.
+         * Takes effect with the feed (`feed.enabled`); there is nothing to publish without it.
+         */
         enabled: z.boolean().default(false),
         /** The Redis to publish to; default the state Redis (redis.stateUrl), on a connection of its own. */
         redisUrl: redisUrl.optional(),
