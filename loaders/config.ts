@@ -42,7 +42,10 @@ export const loaderSection = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/)
       .default('wal-load'),
-    /** Segments one loader process loads at once: the backpressure bound (memory ≈ concurrency × batchBytes). */
+    /**
+     * Segments one loader process loads at once: the backpressure bound (each streams one 1 MiB read chunk
+     * at a time; ClickHouse holds up to one batch per INSERT).
+     */
     concurrency: z.number().int().min(1).max(64).default(2),
     /** Records per INSERT; a batch also ends at batchBytes. Boundaries depend only on the file's bytes. */
     batchRows: z.number().int().min(1).max(1_000_000).default(50_000),

@@ -296,7 +296,8 @@ try {
   const loadStart = load1();
   const extra: Record<string, unknown> = {
     date: new Date().toISOString(),
-    clickhouse_version: (await clickhouse.query('SELECT version()')).trim(),
+    // Retried: the first query after start-up sometimes meets the /ping probe's keep-alive socket closing.
+    clickhouse_version: (await waitFor('version', () => clickhouse.query('SELECT version()'))).trim(),
     loader_concurrency: concurrency,
     batch_rows: loaderDefaults.batchRows,
     goals: { one_loader_ratio: 0.7, lag_p99_ms: 5_000 },
