@@ -41,9 +41,9 @@ export interface Delivery {
 
 /**
  * Decides one valid intent. Returning a decision completes the entry (stored, replied, acknowledged),
- * unless the handler completed it itself (`delivery.completion.done`). Throwing leaves the entry pending: it is retried after `claimIdleMs` and dead-lettered after
- * `maxDeliveries`. A handler should answer everything it can with a REJECTED decision and throw only for
- * failures where a retry may succeed.
+ * unless the handler completed it itself (`delivery.completion.done`). Throwing leaves the entry pending:
+ * it is retried after `claimIdleMs` and dead-lettered after `maxDeliveries`. A handler should answer
+ * everything it can with a REJECTED decision and throw only for failures where a retry may succeed.
  */
 export type IntentHandler = (delivery: Delivery) => Promise<Decision>;
 
@@ -79,10 +79,6 @@ export class IntentConsumer {
   private readonly streamKey: string;
   private running = false;
   private loops: Promise<void>[] = [];
-  /** Entries inside the handler (or being completed) right now. */
-  private readonly inFlight = new Set<Promise<void>>();
-  /** Resolves the read loop's wait for room under consumerInFlightMax. */
-  private wake: (() => void) | undefined;
 
   constructor(private readonly opts: IntentConsumerOptions) {
     this.keys = new Keyspace(opts.keyPrefix);
@@ -104,66 +100,39 @@ export class IntentConsumer {
     this.loops = [this.readLoop(), this.claimLoop()];
   }
 
-  /** Stops reading, then waits for every entry already handed to the handler. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeReader();
     await Promise.all(this.loops);
-    await Promise.all(this.inFlight);
   }
 
   /**
-   * Reads this consumer's own pending entries first (left by a previous life), then new ones. Does not wait
-   * for a batch to be decided before reading the next: the next read overlaps the handler's round trips
-   * (venue, Redis), bounded by `consumerInFlightMax` entries inside the handler.
+   * Reads this consumer's own pending entries first (left by a previous life), then new ones. A batch is
+   * decided before the next read: reading on while a batch is at the venue was tried and kept the gateway
+   * saturated, which the StormGuard then reads as a slow broker (docs/gateway.md, Measured).
    */
   private async readLoop(): Promise<void> {
     let cursor = '0';
-    const { readCount, consumerInFlightMax } = this.opts.channel;
     while (this.running) {
       try {
-        const room = consumerInFlightMax - this.inFlight.size;
-        if (room <= 0) {
-          await new Promise<void>((resolve) => {
-            this.wake = resolve;
-          });
-          continue;
-        }
-        const entries = await this.read(cursor, Math.min(readCount, room));
+        const entries = await this.read(cursor);
         if (cursor !== '>' && entries.length === 0) cursor = '>';
         else if (cursor !== '>') cursor = (entries[entries.length - 1] as StreamEntry)[0];
-        for (const entry of entries) this.track(this.processEntry(entry));
+        await this.processBatch(entries);
       } catch (err) {
         await this.onLoopError(err, 'read');
       }
     }
   }
 
-  /** Keeps an entry's handling in the in-flight set until it settles (it never rejects). */
-  private track(handling: Promise<void>): void {
-    const settled = handling.catch((err: unknown) => this.onLoopError(err, 'read'));
-    this.inFlight.add(settled);
-    void settled.finally(() => {
-      this.inFlight.delete(settled);
-      this.wakeReader();
-    });
-  }
-
-  private wakeReader(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private async read(cursor: string, count: number): Promise<StreamEntry[]> {
-    const { group, blockMs } = this.opts.channel;
+  private async read(cursor: string): Promise<StreamEntry[]> {
+    const { group, readCount, blockMs } = this.opts.channel;
     const res = (await this.opts.blockingRedis.call(
       'XREADGROUP',
       'GROUP',
       group,
       this.opts.consumerName,
       'COUNT',
-      count,
+      readCount,
       ...(cursor === '>' ? ['BLOCK', blockMs] : []),
       'STREAMS',
       this.streamKey,

@@ -45,13 +45,6 @@ export const channelSection = z
     retryMaxMs: z.number().int().min(1).max(600_000).default(2_000),
     /** Consumer side: entries read per XREADGROUP call, and how long it blocks. */
     readCount: z.number().int().min(1).max(10_000).default(256),
-    /**
-     * Consumer side: most entries inside the handler at once. The next XREADGROUP is issued while earlier
-     * entries are still being decided, up to this bound; at the bound the consumer stops reading and the
-     * entries wait in the stream (itself capped by streamMaxLen). Kept small on purpose: every admitted
-     * entry of a leader that dies is reconciled with the venue before its successor consumes.
-     */
-    consumerInFlightMax: z.number().int().min(1).max(100_000).default(256),
     blockMs: z.number().int().min(1).max(60_000).default(500),
     /** Consumer side: a pending entry idle this long is claimed by a live consumer. */
     claimIdleMs: z.number().int().min(10).max(3_600_000).default(5_000),
