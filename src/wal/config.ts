@@ -120,14 +120,19 @@ export const walSection = z
       .min(1 * KiB)
       .max(64 * MiB)
       .default(1 * MiB),
-    /** Rotation: a segment is sealed once it reaches this size (overshoot ≤ one batch) or this age. */
+    /**
+     * Rotation: a segment is sealed once it reaches this size (overshoot ≤ one batch) or this age. Only a
+     * sealed segment can be loaded, so these bound replay lag: defaults chosen for lag p99 ≤ 5 s at 100k
+     * events/s (measured, docs/replay.md); 64 MiB / 60 s gave 21 s. The price is more, smaller files
+     * (≤ one per topic per second while the topic is written; an idle topic seals nothing).
+     */
     segmentMaxBytes: z
       .number()
       .int()
       .min(4 * KiB)
       .max(4096 * MiB)
-      .default(64 * MiB),
-    segmentMaxAgeMs: z.number().int().min(10).max(86_400_000).default(60_000),
+      .default(8 * MiB),
+    segmentMaxAgeMs: z.number().int().min(10).max(86_400_000).default(1_000),
     /**
      * Sequence numbers reserved ahead per durable high-water write (docs/wal.md "Sequences"). A crash
      * leaves a gap of at most this many numbers; a clean close leaves none. Extended when half is used.
