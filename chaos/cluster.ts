@@ -6,10 +6,12 @@ import { OperatorContext } from '../src/cli/operator-context.js';
 import { loadConfig } from '../src/config/load.js';
 import { Keyspace } from '../src/keys.js';
 import { type Spawned, freePort, spawnTs, tempDir, waitFor } from '../test/harness/process.js';
+import { FeedSimProc } from '../test/harness/feed-sim.js';
 import { RedisServer } from '../test/harness/redis-server.js';
 import { VenueSim } from '../test/harness/venue-sim.js';
 import type { ExposureLimits } from './exposure-check.js';
 import type { WorkerReport } from './strategy-worker.js';
+import { CLUSTER_SYMBOLS, WORKER_PRICE_TEXT } from './symbols.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const GATEWAY_MAIN = join(ROOT, 'src', 'gateway', 'main.ts');
@@ -34,7 +36,16 @@ export interface ClusterOptions {
   /** Per worker (by index): share of BUY intents in per mille; 500 (alternating) when unset. */
   readonly buyPerMille?: readonly number[];
   readonly logLevel?: string;
+  /**
+   * Quotes per second from a feed simulator process that every gateway subscribes to (src/quotes): the
+   * price collar then runs on live reference prices and an intent without one is rejected, as in
+   * production. Unset: no feed, and the gateways admit without a reference (risk.rejectWithoutReference off).
+   */
+  readonly quoteRate?: number;
 }
+
+/** ±3 % daily band: the feed's walk stays inside the default ±5 % collar around the workers' 580.5. */
+const FEED_LIMIT_BPS = 300;
 
 /** Limits every gateway of the local cluster runs with (the invariant checker reads the same numbers). */
 export function clusterLimits(opts: ClusterOptions): ExposureLimits {
@@ -185,6 +196,7 @@ export class Cluster {
     readonly leaseNodes: RedisServer[],
     readonly state: RedisServer,
     readonly venue: VenueSim,
+    readonly feed: FeedSimProc | undefined,
     readonly gateways: GatewayNode[],
     readonly redis: Redis,
   ) {
@@ -192,10 +204,17 @@ export class Cluster {
   }
 
   static async start(opts: ClusterOptions): Promise<Cluster> {
-    const [leaseNodes, state, venue] = await Promise.all([
+    const [leaseNodes, state, venue, feed] = await Promise.all([
       Promise.all(Array.from({ length: opts.leaseNodes }, () => RedisServer.start())),
       RedisServer.start({ aof: true }),
       VenueSim.start({ fillMode: 'immediate' }),
+      opts.quoteRate
+        ? FeedSimProc.start({
+            symbols: CLUSTER_SYMBOLS.map((s) => `${s}@${WORKER_PRICE_TEXT}`),
+            rate: opts.quoteRate,
+            limitBps: FEED_LIMIT_BPS,
+          })
+        : undefined,
     ]);
     const redis = new Redis(state.url, {
       maxRetriesPerRequest: 1,
@@ -210,10 +229,14 @@ export class Cluster {
       const id = `gw-${i}`;
       const port = await freePort();
       gateways.push(
-        new GatewayNode(id, port, gatewayEnv(opts, id, port, leaseNodes, state, venue, join(workDir, 'wal'))),
+        new GatewayNode(
+          id,
+          port,
+          gatewayEnv(opts, id, port, { leaseNodes, state, venue, feed }, join(workDir, 'wal')),
+        ),
       );
     }
-    const cluster = new Cluster(opts, leaseNodes, state, venue, gateways, redis);
+    const cluster = new Cluster(opts, leaseNodes, state, venue, feed, gateways, redis);
     await Promise.all(gateways.map((g) => g.start()));
     await cluster.waitForLeader();
     for (let i = 1; i <= opts.workers; i += 1) {
@@ -273,7 +296,7 @@ export class Cluster {
     await Promise.allSettled(this.gateways.map((g) => g.stop()));
     this.redis.disconnect();
     await Promise.allSettled([...this.leaseNodes, this.state].map((r) => r.stop()));
-    await this.venue.stop();
+    await Promise.allSettled([this.venue.stop(), this.feed?.stop()]);
   }
 }
 
@@ -281,11 +304,10 @@ function gatewayEnv(
   opts: ClusterOptions,
   id: string,
   opsPort: number,
-  leaseNodes: RedisServer[],
-  state: RedisServer,
-  venue: VenueSim,
+  peers: { leaseNodes: RedisServer[]; state: RedisServer; venue: VenueSim; feed: FeedSimProc | undefined },
   walDir: string,
 ): Record<string, string> {
+  const { leaseNodes, state, venue, feed } = peers;
   const { symbols, ...defaults } = clusterLimits(opts);
   return {
     HFT__PROCESS_ID: id,
@@ -298,7 +320,14 @@ function gatewayEnv(
     HFT__BROKER__REQUEST_TIMEOUT_MS: '500',
     HFT__OPS__PORT: String(opsPort),
     HFT__OPS__ADMIN_TOKEN: ADMIN_TOKEN,
-    HFT__RISK__REJECT_WITHOUT_REFERENCE: 'false',
+    HFT__RISK__REJECT_WITHOUT_REFERENCE: feed ? 'true' : 'false',
+    ...(feed
+      ? {
+          HFT__QUOTES__FEED__ENABLED: 'true',
+          HFT__QUOTES__FEED__PORT: String(feed.port),
+          HFT__QUOTES__SYMBOLS: JSON.stringify(CLUSTER_SYMBOLS),
+        }
+      : {}),
     HFT__RISK__THROTTLE: JSON.stringify({
       perStrategy: { ratePerSec: 1_000_000, burst: 1_000_000 },
       global: { ratePerSec: 1_000_000, burst: 1_000_000 },

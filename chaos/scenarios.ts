@@ -11,6 +11,7 @@ import {
 } from './exposure-check.js';
 import { checkInvariants, percentile } from './invariants.js';
 import type { WorkerReport } from './strategy-worker.js';
+import { WORKER_PRICE_SCALED } from './symbols.js';
 
 export interface ScenarioOptions {
   readonly kills: number;
@@ -272,7 +273,7 @@ const drill: Body = async (run, opts) => {
 };
 
 /** One order's notional in the workers' intents (qty 1 000 lots at 580.5000), the unit of the limits below. */
-const ORDER_NOTIONAL = 5_805_000 * 1_000;
+const ORDER_NOTIONAL = WORKER_PRICE_SCALED * 1_000;
 
 /**
  * Exposure limits pressed on purpose, through three leader kills. Workers lean to BUY (900, 700 and

@@ -10,6 +10,7 @@ import { IntentClient } from '../src/channel/intent-client.js';
 import { loadConfig } from '../src/config/load.js';
 import type { IntentEnvelope } from '../src/contracts/intent.js';
 import { isGatewayError } from '../src/errors.js';
+import { CLUSTER_SYMBOLS, WORKER_PRICE_SCALED } from './symbols.js';
 
 export interface WorkerOptions {
   readonly id: string;
@@ -45,7 +46,6 @@ export interface WorkerReport {
   readonly outcomes: IntentOutcome[];
 }
 
-const SYMBOLS = ['2330', '2317', '2454'];
 const SETTLE_BUDGET_MS = 30_000;
 const MAX_IN_FLIGHT = 256;
 
@@ -137,10 +137,10 @@ async function main(): Promise<void> {
         intent_id: `${opts.id}-${seq}`,
         ttl_ms: 20_000,
         kind: 'NEW',
-        symbol: SYMBOLS[seq % SYMBOLS.length] as string,
+        symbol: CLUSTER_SYMBOLS[seq % CLUSTER_SYMBOLS.length] as string,
         side: sideOf(seq, opts.buyPerMille ?? 500),
         qty: 1_000,
-        price: 5_805_000,
+        price: WORKER_PRICE_SCALED,
         tif: 'DAY',
       });
       stats.submitted += 1;

@@ -1,9 +1,12 @@
 /**
  * `npm run cluster` — a local HA cluster with a live status view:
- * Redis lease nodes + state Redis (AOF) + venue-sim + gateways in HA mode + strategy workers, all real
- * processes (chaos/cluster.ts, the same launcher the chaos scenarios torture).
+ * Redis lease nodes + state Redis (AOF) + venue-sim + quote feed simulator + gateways in HA mode +
+ * strategy workers, all real processes (chaos/cluster.ts, the same launcher the chaos scenarios torture).
  *
- *   npm run cluster -- [--lease-nodes 3] [--gateways 3] [--workers 4] [--rate 50]
+ *   npm run cluster -- [--lease-nodes 3] [--gateways 3] [--workers 4] [--rate 50] [--quote-rate 200]
+ *
+ * With the feed on (the default), every gateway keeps live reference prices and the price collar applies
+ * (an intent for a symbol without a fresh reference is rejected); `--quote-rate 0` runs without a feed.
  *
  * The view refreshes every second: leader, epoch, intents/s, p99 submit→decision, rejects, WAL backlog.
  * It prints how to point `hft` at the cluster (state Redis URL, admin token) for `hft ha status|drill`.
@@ -32,6 +35,8 @@ async function main(): Promise<void> {
     gateways: arg('gateways', 3),
     workers: arg('workers', 4),
     ratePerWorker: arg('rate', 50),
+    // Live reference prices for the price collar, as in production (0 turns the feed off).
+    quoteRate: arg('quote-rate', 200),
   };
   process.stdout.write(`starting ${JSON.stringify(opts)} …\n`);
   const cluster = await Cluster.start(opts);

@@ -7,7 +7,7 @@ import { newIntent } from '../fixtures/intents.js';
 import { tempDir, waitFor } from '../harness/process.js';
 import { RedisServer } from '../harness/redis-server.js';
 import { VenueSim } from '../harness/venue-sim.js';
-import { FeedSimProc } from '../quotes/feed-sim-proc.js';
+import { FeedSimProc } from '../harness/feed-sim.js';
 import { allRecords, readSegments } from '../wal/wal-fixtures.js';
 import { client, gatewayConfig } from './gateway-env.js';
 import { GatewayProc } from './gateway-proc.js';

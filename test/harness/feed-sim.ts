@@ -1,13 +1,16 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Spawned, freePort, spawnTs, waitFor } from '../harness/process.js';
+import { type Spawned, freePort, spawnTs, waitFor } from './process.js';
 
 const MAIN = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'src', 'quotes', 'feed-sim.ts');
 
 export interface FeedSimProcOptions {
+  /** Codes, each optionally with its starting price: `2330` or `2330@580.5`. */
   symbols: readonly string[];
   seed?: number;
   rate?: number;
+  /** Daily limit band around the reference, in basis points (feed-sim default 1000). */
+  limitBps?: number;
 }
 
 /**
@@ -56,6 +59,7 @@ export class FeedSimProc {
       `--symbols=${this.opts.symbols.join(',')}`,
       `--seed=${this.opts.seed ?? 1}`,
       `--rate=${this.opts.rate ?? 500}`,
+      ...(this.opts.limitBps !== undefined ? [`--limit-bps=${this.opts.limitBps}`] : []),
     ]);
     this.proc = proc;
     await waitFor(
