@@ -20,7 +20,11 @@ export const gatewaySection = z
     reconcileBatch: z.number().int().min(1).max(100_000).default(512),
     /** deactivate() waits this long for in-flight intents before returning. */
     drainTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
-    /** Execution reports queued for the exposure store; beyond it a report is dropped and counted. */
+    /**
+     * Execution reports queued for the exposure store, and orders whose report waits for a retry (Redis
+     * failure or full queue; retried every reconcileIntervalMs). Beyond both a report is dropped and
+     * counted, and the next activation's open-order sync catches that order up.
+     */
     executionQueueMax: z.number().int().min(1).max(10_000_000).default(100_000),
   })
   .strict();

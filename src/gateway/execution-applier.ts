@@ -10,14 +10,32 @@ import { GatewayScriptCode } from './script-codes.js';
 
 const TERMINAL: ReadonlySet<OrderState> = new Set<OrderState>(['FILLED', 'CANCELED', 'REJECTED']);
 
+/** Whether `a` says at least as much as `b` about one order: a terminal state, or more filled. */
+function isNewer(a: ExecutionReport, b: ExecutionReport): boolean {
+  if (TERMINAL.has(b.state) && !TERMINAL.has(a.state)) return false;
+  return TERMINAL.has(a.state) || a.cumQty >= b.cumQty;
+}
+
 /**
  * Applies execution reports to exposure (reserved → filled; terminal states release the rest), one at a
- * time in arrival order, only while a permit is held. The queue is bounded (`max`): a report arriving at a
- * full queue is dropped and counted (hft_gateway_executions_total{result="dropped"}); the report is
- * idempotent by cumulative quantity, so the next report of the same order, or reconciliation, catches up.
+ * time in arrival order, only while a permit is held.
+ *
+ * Nothing a venue reports is lost to a transient failure: a report that cannot be applied (state Redis
+ * down or slow) or that meets a full queue is parked, latest per order, and retried every `retryMs` while
+ * the permit is held (result="deferred"). The venue sends a fill once; without this, a fill reported
+ * during a state Redis outage stayed reserved-but-unfilled until the next leader's open-order sync (seen
+ * in chaos: exposure disagreed with the venue after a state Redis restart). Reports are idempotent by
+ * cumulative quantity, so a parked report applied after a newer one changes nothing.
+ *
+ * Bounds: the queue holds `max` reports and the parking lot `max` orders; a report for a new order at a
+ * full parking lot is dropped and counted (result="dropped"), and the open-order sync at the next
+ * activation catches that order up. Losing the permit clears both: the next leader syncs open orders.
  */
 export class ExecutionApplier {
   private readonly queue: ExecutionReport[] = [];
+  /** Reports not applied yet because of a failure or a full queue: the latest per client order id. */
+  private readonly parked = new Map<string, ExecutionReport>();
+  private retryTimer: NodeJS.Timeout | undefined;
   private draining: Promise<void> | undefined;
   private permit: DispatchPermit | undefined;
 
@@ -30,24 +48,69 @@ export class ExecutionApplier {
       events: EventSink;
       logger: Logger;
       max: number;
+      /** How often parked reports are retried while the permit is held. */
+      retryMs: number;
     },
   ) {}
 
   setPermit(permit: DispatchPermit | undefined): void {
     this.permit = permit;
+    clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    if (!permit) {
+      this.parked.clear();
+      return;
+    }
+    this.retryTimer = setInterval(() => this.retryParked(), this.deps.retryMs);
+    this.retryTimer.unref();
+  }
+
+  /** Reports waiting for a retry (tests, metrics). */
+  get parkedCount(): number {
+    return this.parked.size;
   }
 
   readonly onReport = (report: ExecutionReport): void => {
     if (!this.permit) return;
+    // Recorded on arrival, once, whatever happens to the exposure update (it may be retried).
+    if (report.lastQty > 0) this.deps.events.record('gateway.fill', report);
     if (this.queue.length >= this.deps.max) {
-      this.deps.metrics.executions.inc({ result: 'dropped' });
+      this.park(report);
       return;
     }
+    this.enqueue(report);
+  };
+
+  private enqueue(report: ExecutionReport): void {
     this.queue.push(report);
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;
     });
-  };
+  }
+
+  private park(report: ExecutionReport): void {
+    const held = this.parked.get(report.clientOrderId);
+    if (!held && this.parked.size >= this.deps.max) {
+      this.deps.metrics.executions.inc({ result: 'dropped' });
+      this.deps.logger.warn(
+        { client_order_id: report.clientOrderId, parked: this.parked.size },
+        'execution report dropped: parking lot full; the next activation syncs this order with the venue',
+      );
+      return;
+    }
+    this.deps.metrics.executions.inc({ result: 'deferred' });
+    if (!held || isNewer(report, held)) this.parked.set(report.clientOrderId, report);
+  }
+
+  /** Moves parked reports back to the queue (as much as it takes); one drain at a time. */
+  private retryParked(): void {
+    if (!this.permit || this.draining || this.parked.size === 0) return;
+    for (const [coid, report] of this.parked) {
+      if (this.queue.length >= this.deps.max) break;
+      this.parked.delete(coid);
+      this.enqueue(report);
+    }
+  }
 
   /** Resolves once every queued report has been applied (tests, shutdown). */
   async idle(): Promise<void> {
@@ -65,7 +128,11 @@ export class ExecutionApplier {
         await this.apply(report, permit);
       } catch (err) {
         this.deps.metrics.executions.inc({ result: 'failed' });
-        this.deps.logger.warn({ err, client_order_id: report.clientOrderId }, 'execution report not applied');
+        this.deps.logger.warn(
+          { err, client_order_id: report.clientOrderId },
+          'execution report not applied; parked for a retry',
+        );
+        this.park(report);
       }
     }
   }
@@ -76,7 +143,6 @@ export class ExecutionApplier {
       this.deps.metrics.executions.inc({ result: 'unknown_order' });
       return;
     }
-    if (report.lastQty > 0) this.deps.events.record('gateway.fill', report);
     const answer = await this.deps.store.applyExecution(
       report.clientOrderId,
       account,

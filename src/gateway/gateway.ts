@@ -173,6 +173,7 @@ export class Gateway {
       events,
       logger,
       max: config.gateway.executionQueueMax,
+      retryMs: config.gateway.reconcileIntervalMs,
     });
     const gateway = new Gateway(
       deps,

@@ -1,4 +1,4 @@
-import type { ExecutionReport, OrderStatus, PlaceResult } from '../broker/adapter.js';
+import type { ExecutionReport, OrderState, OrderStatus, PlaceResult } from '../broker/adapter.js';
 import { SIDES, TIFS } from '../contracts/intent.js';
 import { MAX_SCALED } from '../contracts/scaled.js';
 import {
@@ -136,6 +136,17 @@ export class VenueBook {
     if (mode === 'none') return;
     const qty = mode === 'immediate' || order.qty === 1 ? order.qty : Math.ceil(order.qty / 2);
     this.fill(order, qty);
+  }
+
+  /**
+   * Fills `qty` lots of an open order now, as a counterparty would (the oracle's POST /fill). Returns the
+   * order's state afterwards, or null when the order is unknown or no longer open. Capped at what is open.
+   */
+  fillNow(clientOrderId: string, qty: number): OrderState | null {
+    const order = this.orders.get(clientOrderId);
+    if (!order || (order.state !== 'ACKED' && order.state !== 'PARTIALLY_FILLED')) return null;
+    this.fill(order, Math.min(qty, order.qty - order.filledQty));
+    return order.state;
   }
 
   cancel(clientOrderId: string, epoch: number): PlaceResult {

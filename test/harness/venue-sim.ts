@@ -86,6 +86,11 @@ export class VenueSim {
     return (await this.post('/faults', patch)) as VenueFaults;
   }
 
+  /** Fills `qty` lots of an open order now; the execution report goes to the gateway as any fill's would. */
+  async fill(clientOrderId: string, qty: number): Promise<void> {
+    await this.post('/fill', { clientOrderId, qty });
+  }
+
   /** Clears the order log and counters and restores the start-up faults. */
   async reset(): Promise<void> {
     await this.post('/reset', {});
