@@ -18,6 +18,13 @@ export const gatewaySection = z
     reconcileMinAgeMs: z.number().int().min(10).max(3_600_000).default(5_000),
     /** Entries reconciled per pass (the rest wait for the next pass). */
     reconcileBatch: z.number().int().min(1).max(100_000).default(512),
+    /**
+     * Journal entries (and open orders) resolved at once by a reconciliation pass: venue queries and
+     * scripts in flight together instead of one after another. A pass handles NEW entries before CANCELs,
+     * so a resent cancel never races its own target's re-dispatch; distinct client order ids are
+     * independent (each step is a compare-and-set on its own entry).
+     */
+    reconcileConcurrency: z.number().int().min(1).max(1_024).default(32),
     /** deactivate() waits this long for in-flight intents before returning. */
     drainTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
     /**

@@ -64,6 +64,7 @@ export class Gateway {
   private reconciling: Promise<unknown> | undefined;
   private lastReconcileResult: ReconcileResult | undefined;
   private lastOpenOrdersResult: OpenOrdersResult | undefined;
+  private openOrdersSync: Promise<OpenOrdersResult | undefined> | undefined;
   private revokePermit: () => void = () => {};
   private activation: Promise<void> | undefined;
   private deactivateRequested = false;
@@ -202,7 +203,7 @@ export class Gateway {
     return this.lastReconcileResult;
   }
 
-  /** What the open-order sync of the last activate() found. */
+  /** What the open-order sync of the last activate() found, once it is done (see openOrdersSynced). */
   get lastOpenOrders(): OpenOrdersResult | undefined {
     return this.lastOpenOrdersResult;
   }
@@ -214,7 +215,8 @@ export class Gateway {
 
   /**
    * Reconciles the journal (result in {@link lastReconcile}), then starts consuming, which claims what dead
-   * consumers left pending. FENCED during reconciliation rejects and the gateway stays STANDBY.
+   * consumers left pending, and syncs open orders with the venue alongside ({@link openOrdersSynced}).
+   * FENCED during reconciliation rejects and the gateway stays STANDBY.
    */
   async activate(permit: DispatchPermit): Promise<void> {
     if (this.stateValue !== 'STANDBY') {
@@ -231,21 +233,23 @@ export class Gateway {
   }
 
   private async runActivation(permit: DispatchPermit): Promise<void> {
+    const startedAt = performance.now();
     const guarded = this.guard(permit);
     this.permit = guarded;
     this.executions.setPermit(guarded);
     try {
       const result = await this.reconcile({ scanAll: true });
+      const reconciledAt = performance.now();
       this.lastReconcileResult = result;
-      this.lastOpenOrdersResult = await syncOpenOrders(
-        this.reconcileDeps(guarded),
-        this.deps.config.gateway.reconcileBatch,
-      );
       if (this.deactivateRequested || !guarded.mayDispatch()) {
         throw new GatewayError('GW_ERR_NOT_LEADER', 'deactivated or permit withdrawn during activation');
       }
       this.pipeline.setPermit(guarded);
       this.consumer.start();
+      // After consuming starts, not before: until it is done, reservations of orders that filled or were
+      // canceled in the failover gap are still counted, which only ever makes admission stricter (the
+      // argument is in docs/gateway.md, "Activation"). deactivate() waits for it.
+      this.openOrdersSync = this.runOpenOrdersSync(guarded);
       this.reconcileTimer = setInterval(() => {
         this.reconciling ??= this.reconcile()
           .catch((err) => this.deps.logger.warn({ err }, 'periodic reconciliation failed'))
@@ -255,7 +259,17 @@ export class Gateway {
       }, this.deps.config.gateway.reconcileIntervalMs);
       this.reconcileTimer.unref();
       this.stateValue = 'ACTIVE';
-      this.deps.logger.info({ epoch: permit.epoch, ...result }, 'gateway active');
+      const doneAt = performance.now();
+      this.deps.logger.info(
+        {
+          epoch: permit.epoch,
+          ...result,
+          reconcile_ms: Math.round(reconciledAt - startedAt),
+          start_ms: Math.round(doneAt - reconciledAt),
+          activation_ms: Math.round(doneAt - startedAt),
+        },
+        'gateway active',
+      );
     } catch (err) {
       this.revokePermit();
       this.permit = undefined;
@@ -263,6 +277,34 @@ export class Gateway {
       this.stateValue = 'STANDBY';
       throw err;
     }
+  }
+
+  /** The open-order sync of this activation; never rejects (FENCED has already deactivated the gateway). */
+  private async runOpenOrdersSync(permit: DispatchPermit): Promise<OpenOrdersResult | undefined> {
+    const startedAt = performance.now();
+    try {
+      const result = await syncOpenOrders(this.reconcileDeps(permit), {
+        batch: this.deps.config.gateway.reconcileBatch,
+        concurrency: this.deps.config.gateway.reconcileConcurrency,
+      });
+      this.lastOpenOrdersResult = result;
+      this.deps.logger.info(
+        { epoch: permit.epoch, ...result, sync_ms: Math.round(performance.now() - startedAt) },
+        'open orders synced after activation',
+      );
+      return result;
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'open-order sync after activation failed; the next activation retries');
+      return undefined;
+    }
+  }
+
+  /**
+   * The open-order sync started by the last activate() (it runs while the gateway consumes); resolves to
+   * its result, or undefined when it failed or none ran.
+   */
+  async openOrdersSynced(): Promise<OpenOrdersResult | undefined> {
+    return this.openOrdersSync;
   }
 
   /**
@@ -280,7 +322,12 @@ export class Gateway {
     this.stateValue = 'DEACTIVATING';
     clearInterval(this.reconcileTimer);
     this.reconcileTimer = undefined;
-    const drained = Promise.all([this.consumer.stop(), this.reconciling, this.executions.idle()]);
+    const drained = Promise.all([
+      this.consumer.stop(),
+      this.reconciling,
+      this.openOrdersSync,
+      this.executions.idle(),
+    ]);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.deps.config.gateway.drainTimeoutMs);
@@ -324,6 +371,7 @@ export class Gateway {
     const result = await reconcileJournal(this.reconcileDeps(permit), {
       orphanAgeMs: this.deps.config.gateway.reconcileMinAgeMs,
       batch: this.deps.config.gateway.reconcileBatch,
+      concurrency: this.deps.config.gateway.reconcileConcurrency,
       scanAll: opts.scanAll ?? false,
     });
     this.metrics.reconciled.inc({ result: 'found' }, result.found);
@@ -345,6 +393,8 @@ export class Gateway {
       clock: this.clock,
       logger: this.deps.logger,
       skip: this.dispatching,
+      stop: () =>
+        this.deactivateRequested || this.stateValue === 'DEACTIVATING' || this.stateValue === 'CLOSED',
     };
   }
 

@@ -14,6 +14,22 @@ export class JournalReader {
   }
 
   /**
+   * Reads many entries in one pipelined round trip, in the order of `clientOrderIds`. Each element is the
+   * entry, null for a missing one, or the Error its HGETALL failed with (the others are still usable).
+   */
+  async readMany(clientOrderIds: readonly string[]): Promise<(JournalEntry | null | Error)[]> {
+    if (clientOrderIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const coid of clientOrderIds) pipeline.hgetall(this.keys.journal(coid));
+    const replies = (await pipeline.exec()) ?? [];
+    return clientOrderIds.map((_, i) => {
+      const [err, raw] = replies[i] ?? [new Error('no reply in the pipeline'), null];
+      if (err) return err;
+      return parseJournalEntry(raw as Record<string, string>);
+    });
+  }
+
+  /**
    * Client order ids of ADMITTED entries whose latest dispatch attempt began at or before
    * `attemptAtOrBeforeMs` (state Redis clock; +Infinity for all), oldest first, at most `limit`.
    */
@@ -34,9 +50,36 @@ export class JournalReader {
     return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
   }
 
-  /** Client order ids of open NEW orders (DISPATCHED, not closed), oldest first, page by page. */
-  async open(offset: number, limit: number): Promise<string[]> {
-    return this.redis.zrange(this.keys.journalOpen(), offset, offset + limit - 1);
+  /** The highest score (record time, ms) in the open-orders index; null when it is empty. */
+  async openMaxScore(): Promise<number | null> {
+    const [, score] = await this.redis.zrange(this.keys.journalOpen(), -1, -1, 'WITHSCORES');
+    return score === undefined ? null : Number(score);
+  }
+
+  /**
+   * Open NEW orders (DISPATCHED, not closed) with `fromScore` ≤ score ≤ `toScore`, by score, at most
+   * `limit`. Paging by score rather than by rank: orders closed meanwhile (execution reports applied while
+   * a sync pages) leave the index without shifting the orders not yet read.
+   */
+  async openByScore(
+    fromScore: number,
+    toScore: number,
+    limit: number,
+  ): Promise<{ clientOrderId: string; score: number }[]> {
+    const flat = await this.redis.zrangebyscore(
+      this.keys.journalOpen(),
+      Number.isFinite(fromScore) ? fromScore : '-inf',
+      toScore,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    const page: { clientOrderId: string; score: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      page.push({ clientOrderId: flat[i] as string, score: Number(flat[i + 1]) });
+    }
+    return page;
   }
 
   async admittedCount(): Promise<number> {

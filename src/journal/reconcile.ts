@@ -7,6 +7,7 @@ import type { AdmittedIntent, Dispatcher } from '../gateway/dispatcher.js';
 import type { GatewayStore } from '../gateway/gateway-store.js';
 import { GatewayScriptCode } from '../gateway/script-codes.js';
 import type { Logger } from '../log.js';
+import { forEachBounded } from './bounded.js';
 import type { JournalEntry } from './journal-entry.js';
 import type { JournalReader } from './journal-reader.js';
 
@@ -21,6 +22,11 @@ export interface ReconcileDeps {
   readonly logger: Logger;
   /** Client order ids this process is dispatching right now: never reconciled under their feet. */
   readonly skip?: ReadonlySet<string>;
+  /**
+   * Asked before each entry: true once the gateway is being deactivated, so a pass does not hold up a
+   * planned step-down. What is left stays ADMITTED (or open) for the next pass or leader.
+   */
+  readonly stop?: () => boolean;
 }
 
 export interface ReconcileOptions {
@@ -31,6 +37,8 @@ export interface ReconcileOptions {
    */
   readonly orphanAgeMs: number;
   readonly batch: number;
+  /** Entries in flight at once (gateway.reconcileConcurrency); NEW entries are all settled before CANCELs. */
+  readonly concurrency: number;
   /**
    * Look at every ADMITTED entry, not only those whose attempt is older than the orphan age: on
    * activation, the previous leader's entries (older epoch) are orphaned however recent.
@@ -58,7 +66,8 @@ const TERMINAL: ReadonlySet<OrderState> = new Set<OrderState>(['FILLED', 'CANCEL
  * safety protocol 4): found → DISPATCHED with its decision stored (and fills applied); not found and ttl
  * alive → re-dispatch with the same id; expired → JOURNAL_EXPIRED and the reservation released. A cancel
  * is resent while alive (a venue answers a repeated cancel harmlessly). One entry failing never stops the
- * pass; FENCED does (the caller must stop).
+ * pass; FENCED does (the caller must stop): no further entry is started and the pass rejects once those in
+ * flight settle. Entries are read in one pipelined round trip and handled `concurrency` at a time.
  *
  * Never under a live dispatcher: an entry whose latest attempt is this epoch's and younger than
  * `orphanAgeMs` is left alone (its dispatcher, in this or another process, may still send it), and a
@@ -75,27 +84,50 @@ export async function reconcileJournal(
     opts.batch,
   );
   const nowMs = () => Number(deps.clock.wallNs() / 1_000_000n);
-  for (const coid of ids) {
+  const entries = await deps.reader.readMany(ids);
+  const news: JournalEntry[] = [];
+  const cancels: JournalEntry[] = [];
+  ids.forEach((coid, i) => {
+    const entry = entries[i];
     if (deps.skip?.has(coid)) {
       result.live += 1;
-      continue;
+    } else if (entry instanceof Error) {
+      result.failed += 1;
+      deps.logger.warn(
+        { err: entry, client_order_id: coid },
+        'journal entry not reconciled; retried next pass',
+      );
+    } else if (!entry || entry.state !== 'ADMITTED') {
+      // Resolved between the index read and the entry read.
+    } else if (entry.attemptEpoch < deps.permit.epoch || serverNowMs - entry.attemptMs >= opts.orphanAgeMs) {
+      (entry.kind === 'CANCEL' ? cancels : news).push(entry);
+    } else {
+      result.live += 1;
+    }
+  });
+  const one = async (entry: JournalEntry): Promise<void> => {
+    if (deps.skip?.has(entry.clientOrderId)) {
+      result.live += 1;
+      return;
     }
     try {
-      const entry = await deps.reader.read(coid);
-      if (!entry || entry.state !== 'ADMITTED') continue;
-      const orphaned =
-        entry.attemptEpoch < deps.permit.epoch || serverNowMs - entry.attemptMs >= opts.orphanAgeMs;
-      if (!orphaned) {
-        result.live += 1;
-        continue;
-      }
       await reconcileOne(deps, entry, nowMs(), opts.orphanAgeMs, result);
     } catch (err) {
       if (isGatewayError(err, 'GW_ERR_FENCED')) throw err;
       result.failed += 1;
-      deps.logger.warn({ err, client_order_id: coid }, 'journal entry not reconciled; retried next pass');
+      deps.logger.warn(
+        { err, client_order_id: entry.clientOrderId },
+        'journal entry not reconciled; retried next pass',
+      );
     }
-  }
+  };
+  // NEW entries first, all of them settled, then CANCELs: a resent cancel must reach the venue after its
+  // target's re-dispatch (as it did when entries were handled oldest first, one at a time), or the venue
+  // would answer the cancel "unknown order" and then take the order. Different client order ids are
+  // otherwise independent: every step is a compare-and-set on its own entry.
+  const stop = deps.stop ?? (() => false);
+  await forEachBounded(news, opts.concurrency, one, stop);
+  await forEachBounded(cancels, opts.concurrency, one, stop);
   if (ids.length) deps.logger.info({ ...result, entries: ids.length }, 'journal reconciled');
   return result;
 }
@@ -198,23 +230,37 @@ export interface OpenOrdersResult {
 /**
  * Catches exposure up with the venue for every open order (DISPATCHED, not closed): execution reports that
  * arrived while no gateway held a permit (failover gap, restart) were not applied, and a FILLED or CANCELED
- * order would otherwise keep its reservation forever. Idempotent: applyExecution works by cumulative qty.
+ * order would otherwise keep its reservation until the next activation. Idempotent: applyExecution works by
+ * cumulative qty, so it may run alongside live execution reports and the decision path (docs/gateway.md,
+ * "Activation"). Covers the orders in the index when it starts (up to its highest score then), so it
+ * ends under a steady flow of new orders; pages by score, so orders closed meanwhile shift nothing.
  */
-export async function syncOpenOrders(deps: ReconcileDeps, batch: number): Promise<OpenOrdersResult> {
+export async function syncOpenOrders(
+  deps: ReconcileDeps,
+  opts: { readonly batch: number; readonly concurrency: number },
+): Promise<OpenOrdersResult> {
   const result: OpenOrdersResult = { synced: 0, unknown: 0, failed: 0 };
-  let offset = 0;
-  for (;;) {
-    const ids = await deps.reader.open(offset, batch);
-    if (ids.length === 0) break;
-    let closed = 0;
-    for (const coid of ids) {
+  const toScore = await deps.reader.openMaxScore();
+  // Cursor: the last score read, and the ids already read at exactly that score (ties are common).
+  let fromScore = Number.NEGATIVE_INFINITY;
+  let seenAtFrom = new Set<string>();
+  while (toScore !== null) {
+    const limit = opts.batch + seenAtFrom.size;
+    const page = await deps.reader.openByScore(fromScore, toScore, limit);
+    const fresh = page.filter((o) => !seenAtFrom.has(o.clientOrderId));
+    if (fresh.length === 0) break;
+    const ids = fresh.map((o) => o.clientOrderId);
+    const entries = await deps.reader.readMany(ids);
+    const one = async (i: number): Promise<void> => {
+      const coid = ids[i] as string;
       try {
-        const entry = await deps.reader.read(coid);
-        if (!entry) continue;
+        const entry = entries[i];
+        if (entry instanceof Error) throw entry;
+        if (!entry) return;
         const status = await deps.broker.queryByClientOrderId(coid);
         if (!status) {
           result.unknown += 1;
-          continue;
+          return;
         }
         const terminal = TERMINAL.has(status.state);
         const answer = await deps.store.applyExecution(
@@ -229,17 +275,26 @@ export async function syncOpenOrders(deps: ReconcileDeps, batch: number): Promis
           deps.permit.onFenced(Number(answer.detail));
           throw new GatewayError('GW_ERR_FENCED', `epoch ${deps.permit.epoch} < ${answer.detail}`);
         }
-        if (terminal) closed += 1;
         result.synced += 1;
       } catch (err) {
         if (isGatewayError(err, 'GW_ERR_FENCED')) throw err;
         result.failed += 1;
         deps.logger.warn({ err, client_order_id: coid }, 'open order not synced with the venue');
       }
-    }
-    // Closed orders left the index, so the next page starts that much earlier.
-    offset += ids.length - closed;
-    if (ids.length < batch) break;
+    };
+    // Each open order is its own client order id and applyExecution works by cumulative quantity, so the
+    // orders of a page are independent; the page is settled before the next one is read.
+    await forEachBounded(
+      ids.map((_, i) => i),
+      opts.concurrency,
+      one,
+      deps.stop,
+    );
+    const lastScore = (page[page.length - 1] as { score: number }).score;
+    if (lastScore !== fromScore) seenAtFrom = new Set();
+    for (const o of fresh) if (o.score === lastScore) seenAtFrom.add(o.clientOrderId);
+    fromScore = lastScore;
+    if (page.length < limit || deps.stop?.()) break;
   }
   if (result.synced + result.unknown + result.failed > 0) deps.logger.info(result, 'open orders synced');
   return result;

@@ -180,6 +180,8 @@ describe('journal reconciliation', () => {
     expect((await exposureOf(redis.url, 'acc-1')).account.rbq).toBe(13);
     const second = await startGateway(config);
     cleanups.push(() => second.close());
+    // The sync runs alongside consuming (docs/gateway.md, "Activation"): wait for it.
+    expect(await second.gateway.openOrdersSynced()).toMatchObject({ synced: 2, unknown: 0, failed: 0 });
     expect(second.gateway.lastOpenOrders).toMatchObject({ synced: 2, unknown: 0, failed: 0 });
     expect((await exposureOf(redis.url, 'acc-1')).account).toMatchObject({ rbq: 3, rb: 3_000_000 });
     expect(await r.zrange(keys.journalOpen(), 0, -1)).toEqual([other.client_order_id]);
