@@ -100,7 +100,8 @@ export async function reconcileJournal(
     } else if (!entry || entry.state !== 'ADMITTED') {
       // Resolved between the index read and the entry read.
     } else if (entry.attemptEpoch < deps.permit.epoch || serverNowMs - entry.attemptMs >= opts.orphanAgeMs) {
-      (entry.kind === 'CANCEL' ? cancels : news).push(entry);
+      // Anything that is not a NEW acts on a target: it goes after every NEW.
+      (entry.kind === 'NEW' ? news : cancels).push(entry);
     } else {
       result.live += 1;
     }
