@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Spawned, freePort, spawnTs, waitFor } from './process.js';
+import { ManagedServer } from './managed-server.js';
+import { freePort, spawnTs, waitFor } from './process.js';
 
 const MAIN = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'src', 'quotes', 'feed-sim.ts');
 
@@ -17,13 +18,13 @@ export interface FeedSimProcOptions {
  * A real feed simulator process serving the quote line stream over TCP (`feed-sim.ts --port`), on a
  * fixed free port so kill() + start() brings the feed back where the gateways reconnect to.
  */
-export class FeedSimProc {
-  private proc: Spawned | undefined;
-
+export class FeedSimProc extends ManagedServer {
   private constructor(
     readonly port: number,
     private readonly opts: FeedSimProcOptions,
-  ) {}
+  ) {
+    super();
+  }
 
   static async start(opts: FeedSimProcOptions): Promise<FeedSimProc> {
     const feed = new FeedSimProc(await freePort(), opts);
@@ -31,29 +32,12 @@ export class FeedSimProc {
     return feed;
   }
 
-  get running(): boolean {
-    return this.proc?.child.exitCode === null && this.proc.child.signalCode === null;
-  }
-
   output(): string {
     return this.proc?.output() ?? '';
   }
 
-  /** SIGKILL: the feed vanishes as a crashed or partitioned feed handler would. */
-  async kill(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGKILL');
-    await this.proc.exited();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGTERM');
-    await this.proc.exited();
-  }
-
-  /** Starts a fresh process on the same port. */
-  async launch(): Promise<void> {
+  /** Starts a fresh process on the same port (after kill(): the feed comes back where gateways reconnect). */
+  override async launch(): Promise<void> {
     const proc = spawnTs(MAIN, [
       `--port=${this.port}`,
       `--symbols=${this.opts.symbols.join(',')}`,

@@ -1,9 +1,9 @@
 import type { Spawned } from './process.js';
 
 /**
- * Lifecycle shared by the real servers tests run (redis-server, clickhouse-server): subclasses say how
- * to launch and when the server answers; kill()/restart()/stop() keep the port and the data directory,
- * so a test can crash a server and bring the same one back.
+ * Lifecycle shared by the real server processes tests run (redis-server, clickhouse-server, venue-sim,
+ * feed-sim): subclasses say how to launch and when the process answers; kill()/restart()/stop() keep the
+ * ports (and any data directory), so a test can crash a process and bring the same one back.
  */
 export abstract class ManagedServer {
   protected proc: Spawned | undefined;
@@ -11,8 +11,9 @@ export abstract class ManagedServer {
   /** Spawns the server and resolves once it answers. */
   protected abstract launch(): Promise<void>;
 
+  /** False once the process has exited or died of a signal (SIGKILL leaves exitCode null). */
   get running(): boolean {
-    return this.proc?.child.exitCode === null;
+    return this.proc?.child.exitCode === null && this.proc.child.signalCode === null;
   }
 
   /** SIGKILL, as a crash would. */

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TcpBrokerOptions } from '../../src/broker/tcp-broker.js';
 import type { FillMode, VenueCounters, VenueFaults, VenueOrderRecord } from '../../src/venue/protocol.js';
-import { type Spawned, spawnTs, waitFor } from './process.js';
+import { ManagedServer } from './managed-server.js';
+import { spawnTs, waitFor } from './process.js';
 
 const MAIN = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'src', 'venue', 'main.ts');
 
@@ -20,11 +21,12 @@ export type FaultPatch = Partial<VenueFaults> & { seed?: number };
  * oracle. restart() and the kill()/start cycle keep the same ports, so a connected TcpBroker reconnects to
  * the new process; the order log is in memory and does not survive a restart.
  */
-export class VenueSim {
-  private proc: Spawned | undefined;
+export class VenueSim extends ManagedServer {
   private ports = { orderPort: 0, httpPort: 0 };
 
-  private constructor(private readonly opts: VenueSimOptions) {}
+  private constructor(private readonly opts: VenueSimOptions) {
+    super();
+  }
 
   static async start(opts: VenueSimOptions = {}): Promise<VenueSim> {
     const sim = new VenueSim(opts);
@@ -43,9 +45,6 @@ export class VenueSim {
   }
   get httpUrl(): string {
     return `http://127.0.0.1:${this.ports.httpPort}`;
-  }
-  get running(): boolean {
-    return this.proc?.child.exitCode === null && this.proc.child.signalCode === null;
   }
   get pid(): number | undefined {
     return this.proc?.child.pid;
@@ -96,30 +95,11 @@ export class VenueSim {
     await this.post('/reset', {});
   }
 
-  /** SIGKILL, as a crash would. */
-  async kill(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGKILL');
-    await this.proc.exited();
-  }
-
-  async stop(): Promise<void> {
-    if (!this.proc || !this.running) return;
-    this.proc.child.kill('SIGTERM');
-    await this.proc.exited();
-  }
-
-  /** Kills and starts a fresh process on the same ports (empty order log). */
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.launch();
-  }
-
   output(): string {
     return this.proc?.output() ?? '';
   }
 
-  private async launch(): Promise<void> {
+  protected async launch(): Promise<void> {
     const args = [
       '--order-port',
       String(this.ports.orderPort),
