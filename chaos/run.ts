@@ -1,7 +1,8 @@
 /**
  * Chaos runner: `npm run chaos` (the CI set) or `tsx chaos/run.ts [--scenario NAME[,NAME…]] [--kills N]
- * [--gateways N] [--workers N] [--rate N] [--lease-nodes N]`. Each scenario starts its own real cluster
- * (chaos/cluster.ts: lease nodes, state Redis, venue-sim, HA gateways, strategy workers), injects its
+ * [--gateways N] [--workers N] [--rate N] [--lease-nodes N] [--quote-rate N]`. Each scenario starts its own
+ * real cluster (chaos/cluster.ts: lease nodes, state Redis, venue-sim, quote feed, HA gateways collaring on
+ * live prices, strategy workers; `--quote-rate 0`: no feed), injects its
  * faults, checks the invariants from the venue oracle and Redis, prints one JSON summary line, and the
  * process exits 1 when any invariant broke.
  */
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
     ratePerWorker: Number(arg('rate', '40')),
     // The default account limit; the exposure-limits scenario sets its own tight limits.
     accountNotional: Number(arg('account-notional', '5000000000000')),
+    // As `npm run cluster` runs: gateways keep live reference prices and collar every intent on them.
+    quoteRate: Number(arg('quote-rate', '100')),
   };
   let failed = 0;
   for (const scenario of scenarios) {
