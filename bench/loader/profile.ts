@@ -135,17 +135,22 @@ try {
   console.log(
     `loader phases summed over segments: checksum ${sum('checksum_ms')} ms, insert ${sum('insert_ms')} ms, verify ${sum('verify_ms')} ms`,
   );
+  // query_log exists only once the server has logged a query (users.xml reload may not have happened yet).
   await clickhouse.query('SYSTEM FLUSH LOGS');
-  console.log(
-    await clickhouse.query(
-      `SELECT type, count(), sum(query_duration_ms), max(query_duration_ms), sum(written_rows) FROM system.query_log WHERE query LIKE 'INSERT INTO wal_events%' AND type = 2 GROUP BY type FORMAT TSV`,
-    ),
-  );
-  console.log(
-    await clickhouse.query(
-      `SELECT substring(query, 1, 40) q, count(), sum(query_duration_ms) FROM system.query_log WHERE type = 2 AND event_time > now() - 600 GROUP BY q ORDER BY 3 DESC LIMIT 8 FORMAT TSV`,
-    ),
-  );
+  if ((await clickhouse.query(`EXISTS TABLE system.query_log FORMAT TSV`)).trim() !== '1') {
+    console.log('system.query_log not there yet: no ClickHouse INSERT durations this run');
+  } else {
+    console.log(
+      await clickhouse.query(
+        `SELECT type, count(), sum(query_duration_ms), max(query_duration_ms), sum(written_rows) FROM system.query_log WHERE query LIKE 'INSERT INTO wal_events%' AND type = 2 GROUP BY type FORMAT TSV`,
+      ),
+    );
+    console.log(
+      await clickhouse.query(
+        `SELECT substring(query, 1, 40) q, count(), sum(query_duration_ms) FROM system.query_log WHERE type = 2 AND event_time > now() - 600 GROUP BY q ORDER BY 3 DESC LIMIT 8 FORMAT TSV`,
+      ),
+    );
+  }
   await scenario.close();
 } finally {
   await Promise.all([redisServer.stop(), clickhouse.stop()]);

@@ -62,6 +62,29 @@ describe('SegmentReader', () => {
     expect(lines.map((l) => JSON.parse(l).seq)).toEqual(Array.from({ length: 250 }, (_, i) => 251 + i));
   });
 
+  it('checks every record whatever the read size: split across reads, or longer than a read', async () => {
+    // Reads of 64 bytes are shorter than a record (no newline in some reads); 97 and 250 split records at
+    // shifting places, so the forged record below lands across a read boundary for some of them.
+    const dir = tempDir('reader');
+    for (const readChunkBytes of [64, 97, 250, 4_096]) {
+      const good = writeSegment(dir, { firstSeq: 1 + readChunkBytes * 1_000, count: 120, seqStep: 2 });
+      const batches = await readAll(good, { readChunkBytes, batchRows: 7 });
+      expect(Buffer.concat(batches.flatMap((b) => b.chunks))).toEqual(readFileSync(good.segmentPath));
+      expect(batches.reduce((n, b) => n + b.rows, 0)).toBe(120);
+      for (const line of [10, 11, 12]) {
+        const bad = writeSegment(dir, { firstSeq: 1 + readChunkBytes * 1_000 + line * 100_000, count: 50 });
+        const seq = line + 1;
+        writeFileSync(
+          bad.segmentPath,
+          swapLine(bad, line, { producerId: 'gw-2', topic: bad.manifest.topic, seq }),
+        );
+        expect(await reasonOf(readAll(bad, { readChunkBytes })), `${readChunkBytes}/${line}`).toBe(
+          'record_shape',
+        );
+      }
+    }
+  });
+
   it('verifyFile refuses a file whose bytes or size differ from the manifest', async () => {
     const dir = tempDir('reader');
     const flipped = writeSegment(dir, { firstSeq: 1, count: 50 });
