@@ -76,6 +76,8 @@ export function exposureFromVenue(
   orders: readonly VenueOrderRecord[],
   reports: readonly WorkerReport[],
   account: string,
+  /** Only the account and symbol levels (diagnosis without the workers' ledgers). */
+  accountOnly = false,
 ): { levels: Map<string, Metrics>; unknownOrders: string[] } {
   const strategyOf = new Map<string, string>();
   for (const report of reports) {
@@ -91,7 +93,7 @@ export function exposureFromVenue(
   for (const order of orders) {
     if (order.account !== account || order.state === 'REJECTED') continue;
     const strategy = strategyOf.get(order.clientOrderId);
-    if (!strategy) {
+    if (!strategy && !accountOnly) {
       unknownOrders.push(order.clientOrderId);
       continue;
     }
@@ -104,7 +106,10 @@ export function exposureFromVenue(
       fn: sign * filledNotional,
       ...(order.side === 'BUY' ? { rbq: open, rb: openNotional } : { rsq: open, rs: openNotional }),
     };
-    for (const level of ['A', `S|${order.symbol}`, `T|${strategy}`, `P|${strategy}|${order.symbol}`]) {
+    const levelNames = accountOnly
+      ? ['A']
+      : ['A', `S|${order.symbol}`, `T|${strategy}`, `P|${strategy}|${order.symbol}`];
+    for (const level of levelNames) {
       add(level, delta);
     }
   }
@@ -130,4 +135,87 @@ export function exposureMismatches(
     }
   }
   return mismatches;
+}
+
+/** The journal fields the per-order comparison needs (src/journal/journal-entry.ts, raw hash fields). */
+export interface JournalRow {
+  readonly coid: string;
+  readonly state: string;
+  readonly kind: string;
+  readonly account: string;
+  readonly strategy: string;
+  readonly symbol: string;
+  readonly side: string;
+  readonly qty: number;
+  readonly price: number;
+  readonly openQty: number;
+  readonly filledQty: number;
+  readonly closed: boolean;
+}
+
+/**
+ * Per-order explanation of an exposure mismatch: every NEW journal entry of `account` whose contribution
+ * to the exposure hash (filled_qty, and open_qty while not closed) differs from what its venue order holds,
+ * and every venue order with no journal entry. Only for diagnosis: the check itself is exposureMismatches.
+ */
+export function journalVersusVenue(
+  rows: readonly JournalRow[],
+  orders: readonly VenueOrderRecord[],
+  account: string,
+): string[] {
+  const venue = new Map(orders.filter((o) => o.account === account).map((o) => [o.clientOrderId, o]));
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const r of rows) {
+    if (r.kind !== 'NEW' || r.account !== account) continue;
+    seen.add(r.coid);
+    const o = venue.get(r.coid);
+    const held = `${r.state}${r.closed ? '/closed' : ''} ${r.strategy} ${r.symbol} ${r.side} filled ${r.filledQty} open ${r.openQty}`;
+    if (!o) {
+      if (r.filledQty !== 0 || r.openQty !== 0) out.push(`${r.coid}: journal ${held}; venue has no order`);
+      continue;
+    }
+    const open = o.state === 'REJECTED' || TERMINAL.has(o.state) ? 0 : o.qty - o.filledQty;
+    const filled = o.state === 'REJECTED' ? 0 : o.filledQty;
+    if (
+      o.symbol !== r.symbol ||
+      o.side !== r.side ||
+      filled !== r.filledQty ||
+      open !== r.openQty ||
+      o.qty !== r.qty
+    ) {
+      out.push(
+        `${r.coid}: journal ${held}; venue ${o.state} ${o.symbol} ${o.side} qty ${o.qty} filled ${o.filledQty} epoch ${o.epoch} dup ${o.duplicateAttempts}`,
+      );
+    }
+  }
+  for (const o of venue.values()) {
+    if (!seen.has(o.clientOrderId) && o.state !== 'REJECTED') {
+      out.push(
+        `${o.clientOrderId}: no journal entry; venue ${o.state} ${o.symbol} ${o.side} filled ${o.filledQty}`,
+      );
+    }
+  }
+  return out;
+}
+
+/** What the exposure hash must hold given the journal alone: filled_qty, and open_qty as reserved. */
+export function exposureFromJournal(rows: readonly JournalRow[], account: string): Map<string, Metrics> {
+  const levels = new Map<string, Metrics>();
+  for (const r of rows) {
+    if (r.kind !== 'NEW' || r.account !== account) continue;
+    const sign = r.side === 'BUY' ? 1 : -1;
+    const open = r.openQty;
+    const delta: Partial<Metrics> = {
+      q: sign * r.filledQty,
+      fn: sign * r.filledQty * r.price,
+      ...(r.side === 'BUY' ? { rbq: open, rb: open * r.price } : { rsq: open, rs: open * r.price }),
+    };
+    for (const level of ['A', `S|${r.symbol}`, `T|${r.strategy}`, `P|${r.strategy}|${r.symbol}`]) {
+      const m = levels.get(level) ?? zero();
+      for (const [k, v] of Object.entries(delta) as Array<[keyof Metrics, number]>) m[k] += v;
+      levels.set(level, m);
+    }
+  }
+  return levels;
 }

@@ -5,11 +5,15 @@ import { ADMIN_TOKEN, Cluster, type ClusterOptions, clusterLimits } from './clus
 import {
   type ExposurePeak,
   type LevelSample,
+  type JournalRow,
+  exposureFromJournal,
   exposureFromVenue,
   exposureMismatches,
+  journalVersusVenue,
   levelSamples,
 } from './exposure-check.js';
 import { checkInvariants, percentile } from './invariants.js';
+import type { VenueOrderRecord } from '../src/venue/protocol.js';
 import type { WorkerReport } from './strategy-worker.js';
 import { WORKER_PRICE_SCALED } from './symbols.js';
 
@@ -374,6 +378,84 @@ async function decisionCounts(opsUrl: string): Promise<string> {
 }
 
 /**
+ * Notes that explain an exposure mismatch order by order: every level that differs (the violation shows 5),
+ * whether the hash still equals the sum of the journal entries (a script bookkeeping slip) and which
+ * journal entries disagree with their venue order (journalVersusVenue).
+ */
+async function explainMismatch(
+  cluster: Cluster,
+  reader: ExposureReader,
+  orders: readonly VenueOrderRecord[],
+  mismatch: readonly string[],
+): Promise<string[]> {
+  const notes = [`all ${mismatch.length} mismatched levels: ${mismatch.join('; ')}`];
+  const prefix = cluster.keys.journal('');
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await cluster.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  const pipeline = cluster.redis.pipeline();
+  for (const k of keys) pipeline.hgetall(k);
+  const rows: JournalRow[] = [];
+  for (const [err, raw] of (await pipeline.exec()) ?? []) {
+    const r = raw as Record<string, string> | null;
+    if (err || !r?.state) continue;
+    rows.push({
+      coid: r.coid ?? '',
+      state: r.state,
+      kind: r.kind ?? '',
+      account: r.account ?? '',
+      strategy: r.strategy ?? '',
+      symbol: r.symbol ?? '',
+      side: r.side ?? '',
+      qty: Number(r.qty ?? 0),
+      price: Number(r.price ?? 0),
+      openQty: Number(r.open_qty ?? 0),
+      filledQty: Number(r.filled_qty ?? 0),
+      closed: r.closed === '1',
+    });
+  }
+  const fromJournal = exposureFromJournal(rows, 'acc-1');
+  const drift = exposureMismatches(fromJournal, await reader.read('acc-1'));
+  notes.push(
+    `${rows.length} journal entries; hash vs journal sum: ${drift.length === 0 ? 'equal' : drift.join('; ')}`,
+  );
+  const diff = journalVersusVenue(rows, orders, 'acc-1');
+  notes.push(`${diff.length} orders where journal and venue disagree: ${diff.slice(0, 8).join(' | ')}`);
+  for (const g of cluster.gateways) {
+    if (!g.running || g.paused) continue;
+    const text = await fetch(`${g.opsUrl}/metrics`, { signal: AbortSignal.timeout(2_000) })
+      .then((r) => r.text())
+      .catch(() => '');
+    const lines = text.split('\n').filter((l) => l.startsWith('hft_gateway_executions_total{'));
+    notes.push(
+      `${g.id} executions: ${lines.map((l) => l.replace(/process_id="[^"]*",?|component="[^"]*",?/g, '')).join(' ')}`,
+    );
+  }
+  // Does it settle later (a slow backlog) or never (reports lost)?
+  const started = Date.now();
+  for (;;) {
+    const [venue, actual] = await Promise.all([cluster.venue.orders(), reader.read('acc-1')]);
+    const left = exposureMismatches(exposureFromVenue(venue, [], 'acc-1', true).levels, actual).filter((m) =>
+      m.startsWith('A:'),
+    );
+    if (left.length === 0) {
+      notes.push(`account levels matched the venue ${Date.now() - started} ms after the check gave up`);
+      break;
+    }
+    if (Date.now() - started > 60_000) {
+      notes.push(`still differing 60 s after the check gave up: ${left.slice(0, 3).join('; ')}`);
+      break;
+    }
+    await sleep(500);
+  }
+  return notes;
+}
+
+/**
  * Waits (bounded) until the exposure hash equals what the venue holds: execution reports and the periodic
  * journal reconciliation settle the last orders shortly after the workers stop.
  */
@@ -446,10 +528,12 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
     const rejects: Record<string, number> = {};
     for (const r of reports)
       for (const [k, n] of Object.entries(r.stats.rejects)) rejects[k] = (rejects[k] ?? 0) + n;
-    if (venueMismatch.length > 0)
+    if (venueMismatch.length > 0) {
       run.violations.push(
         `exposure in Redis differs from the venue: ${venueMismatch.slice(0, 5).join('; ')}`,
       );
+      run.notes.push(...(await explainMismatch(cluster, reader, orders, venueMismatch)));
+    }
     if (PRESSES_LIMITS.has(name)) {
       const limitRejects = Object.entries(rejects).filter(([k]) => k.startsWith('EXPOSURE_'));
       if (limitRejects.length === 0)

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   type ExposureLimits,
+  type JournalRow,
+  exposureFromJournal,
   exposureFromVenue,
   exposureMismatches,
+  journalVersusVenue,
   levelSamples,
 } from '../../chaos/exposure-check.js';
 import { checkInvariants, percentile } from '../../chaos/invariants.js';
@@ -150,6 +153,32 @@ describe('chaos invariants', () => {
     expect(exposureMismatches(levels, exposure(level))).toEqual([]);
     expect(exposureMismatches(levels, exposure({ ...level, rb: 0 }))).toEqual(['A: rb redis 0 venue 100']);
     expect(levelSamples(exposure(level)).map((s) => s.level)).toEqual(['A', 'S|2330', 'T|s1']);
+  });
+
+  it('explains a mismatch order by order: a fill the journal has not applied, an order with no entry', () => {
+    const row = (coid: string, filledQty: number, openQty: number): JournalRow => ({
+      coid,
+      state: 'DISPATCHED',
+      kind: 'NEW',
+      account: 'acc-1',
+      strategy: 's1',
+      symbol: '2330',
+      side: 'BUY',
+      qty: 1,
+      price: 1,
+      openQty,
+      filledQty,
+      closed: filledQty === 1,
+    });
+    const rows = [row('applied', 1, 0), row('late', 0, 1)];
+    const venue = [order('applied', 1), order('late', 1), order('orphan', 1)];
+    expect(journalVersusVenue(rows, venue, 'acc-1')).toEqual([
+      'late: journal DISPATCHED s1 2330 BUY filled 0 open 1; venue FILLED 2330 BUY qty 1 filled 1 epoch 1 dup 0',
+      'orphan: no journal entry; venue FILLED 2330 BUY filled 1',
+    ]);
+    const fromJournal = exposureFromJournal(rows, 'acc-1');
+    expect(fromJournal.get('A')).toEqual({ q: 1, fn: 1, rbq: 1, rb: 1, rsq: 0, rs: 0 });
+    expect(fromJournal.get('P|s1|2330')).toEqual({ q: 1, fn: 1, rbq: 1, rb: 1, rsq: 0, rs: 0 });
   });
 
   it('percentiles take the nearest rank', () => {
