@@ -457,7 +457,9 @@ async function explainMismatch(
 
 /**
  * Waits (bounded) until the exposure hash equals what the venue holds: execution reports and the periodic
- * journal reconciliation settle the last orders shortly after the workers stop.
+ * journal reconciliation settle the last orders shortly after the workers stop. The invariant is that
+ * they converge, not how fast: 30 s, because on a saturated machine the leader was seen still applying a
+ * backlog of fills after 15 s (docs/ha.md); it returns as soon as they match.
  */
 async function exposureAgainstVenue(
   cluster: Cluster,
@@ -465,7 +467,7 @@ async function exposureAgainstVenue(
   reports: readonly WorkerReport[],
 ): Promise<string[]> {
   let problems: string[] = [];
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const [orders, actual] = await Promise.all([cluster.venue.orders(), reader.read('acc-1')]);
     const expected = exposureFromVenue(orders, reports, 'acc-1');

@@ -10,6 +10,9 @@ import { GatewayScriptCode } from './script-codes.js';
 
 const TERMINAL: ReadonlySet<OrderState> = new Set<OrderState>(['FILLED', 'CANCELED', 'REJECTED']);
 
+/** Reports (for distinct orders) applied concurrently; see drain(). */
+const APPLY_WAVE = 32;
+
 /** Whether `a` says at least as much as `b` about one order: a terminal state, or more filled. */
 function isNewer(a: ExecutionReport, b: ExecutionReport): boolean {
   if (TERMINAL.has(b.state) && !TERMINAL.has(a.state)) return false;
@@ -117,23 +120,40 @@ export class ExecutionApplier {
     while (this.draining) await this.draining;
   }
 
+  /**
+   * Applies the queue in waves of up to APPLY_WAVE reports for distinct orders, concurrently (their
+   * commands share one pipelined connection); a second report for an order in the wave waits for the
+   * next wave, so each order's reports apply in arrival order. One at a time, two round trips each, the
+   * applier fell seconds behind a busy venue on a loaded machine.
+   */
   private async drain(): Promise<void> {
-    for (let report = this.queue.shift(); report; report = this.queue.shift()) {
+    while (this.queue.length > 0) {
       const permit = this.permit;
       if (!permit) {
         this.queue.length = 0;
         return;
       }
-      try {
-        await this.apply(report, permit);
-      } catch (err) {
-        this.deps.metrics.executions.inc({ result: 'failed' });
-        this.deps.logger.warn(
-          { err, client_order_id: report.clientOrderId },
-          'execution report not applied; parked for a retry',
-        );
-        this.park(report);
+      const wave = new Map<string, ExecutionReport>();
+      while (wave.size < APPLY_WAVE && this.queue.length > 0) {
+        const next = this.queue[0] as ExecutionReport;
+        if (wave.has(next.clientOrderId)) break;
+        wave.set(next.clientOrderId, next);
+        this.queue.shift();
       }
+      await Promise.all([...wave.values()].map((report) => this.applyOrPark(report, permit)));
+    }
+  }
+
+  private async applyOrPark(report: ExecutionReport, permit: DispatchPermit): Promise<void> {
+    try {
+      await this.apply(report, permit);
+    } catch (err) {
+      this.deps.metrics.executions.inc({ result: 'failed' });
+      this.deps.logger.warn(
+        { err, client_order_id: report.clientOrderId },
+        'execution report not applied; parked for a retry',
+      );
+      this.park(report);
     }
   }
 
