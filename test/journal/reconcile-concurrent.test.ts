@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TcpBroker } from '../../src/broker/tcp-broker.js';
 import { IntentClient } from '../../src/channel/intent-client.js';
 import { parseDecision } from '../../src/contracts/decision.js';
@@ -9,10 +8,8 @@ import { FixedEpochPermit } from '../../src/gateway/fixed-epoch-permit.js';
 import { GatewayScriptCode } from '../../src/gateway/script-codes.js';
 import { JournalReader } from '../../src/journal/journal-reader.js';
 import { Keyspace } from '../../src/keys.js';
-import { connectRedis } from '../../src/redis/connect.js';
 import { newIntent } from '../fixtures/intents.js';
-import { RedisServer } from '../harness/redis-server.js';
-import { VenueSim } from '../harness/venue-sim.js';
+import { useRedisAndVenue } from '../harness/testbed.js';
 import {
   type RunningGateway,
   client,
@@ -33,28 +30,8 @@ const EXPIRED = 40; // ADMITTED, never reached the venue, past ttl → JOURNAL_E
 const CANCELS = 10; // ADMITTED CANCELs of ALIVE orders (ttl alive) → resent after their targets
 const OPEN = 60; // DISPATCHED open orders; a third fill, a third are canceled while no gateway is active
 
-let redis: RedisServer;
-let sim: VenueSim;
-let r: Redis;
 const keys = new Keyspace('{hft}');
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(async () => {
-  [redis, sim] = await Promise.all([RedisServer.start({ aof: false }), VenueSim.start({ fillMode: 'none' })]);
-  r = await connectRedis({ url: redis.url, name: 'test' });
-});
-afterAll(async () => {
-  r.disconnect();
-  await Promise.all([redis.stop(), sim.stop()]);
-});
-beforeEach(async () => {
-  await r.flushall();
-  await sim.reset();
-  await sim.setFaults({ fillMode: 'none' });
-});
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
+const bed = useRedisAndVenue({ aof: false });
 
 async function admitOnly(g: RunningGateway, envelope: IntentEnvelope, deadlineMs: number): Promise<void> {
   const answer = await g.gateway.store.admit({
@@ -77,29 +54,29 @@ describe('activation with many journal entries, reconciled concurrently', () => 
     1, 16,
   ])('concurrency %i: every entry resolved as found / redispatched / expired, one venue order per client order id', async (concurrency) => {
     // The venue answers after 2 ms, like a venue across a network: what concurrency is meant to overlap.
-    await sim.setFaults({ latencyMs: 2 });
-    const config = gatewayConfig(redis.url, sim, { gateway: { reconcileConcurrency: concurrency } });
+    await bed.sim.setFaults({ latencyMs: 2 });
+    const config = gatewayConfig(bed.redis.url, bed.sim, { gateway: { reconcileConcurrency: concurrency } });
 
     // A previous leader left open orders; while no gateway held a permit some filled, some were canceled.
     const first = await startGateway(config);
     const c = await client(config);
-    cleanups.push(() => c.close());
+    bed.cleanups.push(() => c.close());
     const open = await Promise.all(
       Array.from({ length: OPEN }, (_, i) => c.submit(newIntent(1_000 + i, { qty: 10, price: 1_000_000 }))),
     );
     expect(open.every((d) => d.status === 'ACCEPTED')).toBe(true);
     await first.close();
-    const outsider = await TcpBroker.connect(sim.brokerOptions());
-    cleanups.push(() => outsider.close());
+    const outsider = await TcpBroker.connect(bed.sim.brokerOptions());
+    bed.cleanups.push(() => outsider.close());
     const openIds = open.map((d) => d.client_order_id ?? '');
     for (const [i, coid] of openIds.entries()) {
-      if (i % 3 === 0) await sim.fill(coid, 10);
+      if (i % 3 === 0) await bed.sim.fill(coid, 10);
       else if (i % 3 === 1) expect((await outsider.cancel(coid, 0)).state).toBe('CANCELED');
     }
 
     // ...and ADMITTED entries it never resolved.
     const g = await startGateway(config, {}, 'warm');
-    cleanups.push(() => g.close());
+    bed.cleanups.push(() => g.close());
     const later = Date.now() + 120_000;
     const found = Array.from({ length: FOUND }, (_, i) =>
       IntentClient.envelope(newIntent(i, { ttl_ms: 120_000 })),
@@ -135,7 +112,7 @@ describe('activation with many journal entries, reconciled concurrently', () => 
       });
       expect(placed.state).toBe('ACKED');
     }
-    const placeRequestsBefore = (await sim.counters()).placeRequests;
+    const placeRequestsBefore = (await bed.sim.counters()).placeRequests;
 
     const startedAt = performance.now();
     await g.gateway.activate(await FixedEpochPermit.acquire(g.gateway.redis, g.gateway.keys));
@@ -153,13 +130,13 @@ describe('activation with many journal entries, reconciled concurrently', () => 
     // The sync starts after reconciliation: it covers the old open orders and the entries reconciliation
     // just recorded DISPATCHED and still open (found, and the re-dispatched ones not canceled).
     expect(synced).toEqual({ synced: OPEN + FOUND + ALIVE - CANCELS, unknown: 0, failed: 0 });
-    expect(await r.zcard(keys.journalAdmitted())).toBe(0);
+    expect(await bed.r.zcard(keys.journalAdmitted())).toBe(0);
 
     // Exactly one venue order per client order id, none for an expired entry, no duplicate attempt.
-    const orders = await sim.orders();
+    const orders = await bed.sim.orders();
     const venueIds = orders.map((o) => o.clientOrderId).sort();
     expect(venueIds).toEqual([...openIds, ...found.map(coidOf), ...alive.map(coidOf)].sort());
-    const counters = await sim.counters();
+    const counters = await bed.sim.counters();
     expect(counters.duplicateAttempts).toBe(0);
     expect(counters.placeRequests - placeRequestsBefore).toBe(ALIVE);
 
@@ -169,9 +146,9 @@ describe('activation with many journal entries, reconciled concurrently', () => 
       expect(byId.get(coidOf(e))?.state).toBe(i < CANCELS ? 'CANCELED' : 'ACKED');
     });
 
-    const reader = new JournalReader(r, keys);
+    const reader = new JournalReader(bed.r, keys);
     const decisionOf = async (e: IntentEnvelope) => {
-      const text = await r.get(keys.decision(e.idempotency_key));
+      const text = await bed.r.get(keys.decision(e.idempotency_key));
       return text === null ? null : parseDecision(text);
     };
     for (const e of [...found, ...alive, ...cancels]) {
@@ -187,7 +164,7 @@ describe('activation with many journal entries, reconciled concurrently', () => 
     // ACKED (10 lots each; the filled third moved to filled); found (1 000 lots each); alive minus the
     // canceled ones.
     const stillOpenLots = (OPEN / 3) * 10 + FOUND * 1_000 + (ALIVE - CANCELS) * 1_000;
-    expect((await exposureOf(redis.url, 'acc-1')).account).toMatchObject({
+    expect((await exposureOf(bed.redis.url, 'acc-1')).account).toMatchObject({
       rbq: stillOpenLots,
       q: (OPEN / 3) * 10,
     });
