@@ -136,23 +136,31 @@ async function takeover(cluster: Cluster, epochBefore: number, sinceNs: bigint) 
 
 /** Leader SIGKILL, repeated: each kill measured from the signal to the new leader's first venue order. */
 const leaderKill: Body = async (run, opts) => {
-  const { cluster } = run;
   for (let i = 0; i < opts.kills; i += 1) {
-    const leader = await cluster.waitForLeader();
+    await run.cluster.waitForLeader();
     await sleep(200 + Math.floor(Math.random() * 400));
-    const epochBefore = await cluster.currentEpoch();
-    const killedAt = wallNs();
-    await leader.kill();
-    run.kills += 1;
-    const ms = await firstDispatchAfter(cluster, epochBefore, killedAt);
-    run.failovers.push(ms);
-    const how = await takeover(cluster, epochBefore, killedAt);
-    run.takeovers.push({ ...how, firstDispatchMs: Math.round(ms) });
-    // Restarted (as a standby) only once the takeover is measured: on this 2-core box the tsx start-up of
-    // a restarted gateway would otherwise compete with the new leader's activation for the CPU.
-    await leader.start();
+    await killLeaderMeasured(run);
   }
 };
+
+/**
+ * SIGKILLs the current leader and records the failover (signal → the new leader's first venue order) and
+ * how the takeover happened. The killed gateway is restarted (as a standby) only once the takeover is
+ * measured: on a 2-core box its tsx start-up would otherwise compete with the new leader's activation.
+ */
+async function killLeaderMeasured(run: Run): Promise<void> {
+  const { cluster } = run;
+  const leader = await cluster.waitForLeader();
+  const epochBefore = await cluster.currentEpoch();
+  const killedAt = wallNs();
+  await leader.kill();
+  run.kills += 1;
+  const ms = await firstDispatchAfter(cluster, epochBefore, killedAt);
+  run.failovers.push(ms);
+  const how = await takeover(cluster, epochBefore, killedAt);
+  run.takeovers.push({ ...how, firstDispatchMs: Math.round(ms) });
+  await leader.start();
+}
 
 /** Leader SIGSTOP for longer than the TTL, then SIGCONT: the zombie must be fenced, never dispatch. */
 const leaderPause: Body = async (run, opts) => {
@@ -314,19 +322,9 @@ const exposureLimits: Body = async (run) => {
   const { cluster } = run;
   await sleep(3_000);
   for (let i = 0; i < 3; i += 1) {
-    const leader = await cluster.waitForLeader();
+    await cluster.waitForLeader();
     await sleep(300 + Math.floor(Math.random() * 400));
-    const epochBefore = await cluster.currentEpoch();
-    const killedAt = wallNs();
-    await leader.kill();
-    run.kills += 1;
-    const ms = await firstDispatchAfter(cluster, epochBefore, killedAt);
-    run.failovers.push(ms);
-    run.takeovers.push({
-      ...(await takeover(cluster, epochBefore, killedAt)),
-      firstDispatchMs: Math.round(ms),
-    });
-    await leader.start();
+    await killLeaderMeasured(run);
   }
   await sleep(2_000);
 };
