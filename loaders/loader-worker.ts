@@ -57,6 +57,6 @@ export class LoaderWorker {
         jobId: job.id,
       });
     }
-    return this.opts.loader.load(segmentFiles(job.data.manifestPath));
+    return this.opts.loader.load(segmentFiles(job.data.manifestPath), job.timestamp);
   }
 }

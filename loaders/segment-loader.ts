@@ -7,6 +7,7 @@ import type { SegmentManifest } from '../src/wal/manifest.js';
 import type { LoaderConfig } from './config.js';
 import type { FaultHook } from './fault-hook.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { LoadTimeline } from './load-timeline.js';
 import type { LoaderMetrics } from './metrics.js';
 import { type SegmentFiles, applyRetention, readManifest } from './segment-files.js';
 import { type BatchSummary, type Piece, SegmentReader, quarantineReasonOf } from './segment-reader.js';
@@ -60,13 +61,17 @@ export interface SegmentLoaderDeps {
 export class SegmentLoader {
   constructor(private readonly deps: SegmentLoaderDeps) {}
 
-  async load(files: SegmentFiles): Promise<LoadOutcome> {
-    const outcome = await this.loadOnce(files);
+  /** `enqueuedAtMs`: when the job was added (wall ms), for the timeline in the segment's last log line. */
+  async load(files: SegmentFiles, enqueuedAtMs?: number): Promise<LoadOutcome> {
+    const timeline = new LoadTimeline(this.deps.clock);
+    if (enqueuedAtMs !== undefined) timeline.mark('enqueued', enqueuedAtMs);
+    timeline.mark('start');
+    const outcome = await this.loadOnce(files, timeline);
     this.deps.metrics.segmentsDone.inc({ outcome });
     return outcome;
   }
 
-  private async loadOnce(files: SegmentFiles): Promise<LoadOutcome> {
+  private async loadOnce(files: SegmentFiles, timeline: LoadTimeline): Promise<LoadOutcome> {
     const { store, config, logger } = this.deps;
     const log = logger.child({ segment_id: files.segmentId });
     let manifest: SegmentManifest | null;
@@ -89,7 +94,7 @@ export class SegmentLoader {
     switch (claim.kind) {
       case 'already-loaded':
         this.deps.metrics.claims.inc({ outcome: 'already_loaded' });
-        if (claim.state === SegmentState.LOADED) await this.retain(files, log);
+        if (claim.state === SegmentState.LOADED) await this.retain(files, log, timeline);
         return 'already-loaded';
       case 'quarantined':
         this.deps.metrics.claims.inc({ outcome: 'quarantined' });
@@ -100,6 +105,7 @@ export class SegmentLoader {
       case 'claimed':
         break;
     }
+    timeline.mark('claimed');
     const takeover = claim.previous === SegmentState.CLAIMED || claim.previous === SegmentState.LOADING;
     this.deps.metrics.claims.inc({ outcome: takeover ? 'takeover' : 'claimed' });
     log.info({ previous: claim.previous, claims: claim.claims, dirty: claim.dirty }, 'segment claimed');
@@ -115,8 +121,7 @@ export class SegmentLoader {
     lease.start();
     this.deps.metrics.claimsHeld.inc();
     try {
-      const outcome = await this.loadClaimed(files, manifest, token, claim.dirty, lease);
-      return outcome;
+      return await this.loadClaimed(files, manifest, token, claim.dirty, lease, timeline);
     } catch (err) {
       const reason = quarantineReasonOf(err);
       if (reason) {
@@ -142,6 +147,7 @@ export class SegmentLoader {
     token: string,
     dirty: boolean,
     lease: LeaseKeeper,
+    timeline: LoadTimeline,
   ): Promise<LoadOutcome> {
     const { store, sink, config, metrics, fault } = this.deps;
     let from = SegmentState.CLAIMED;
@@ -151,16 +157,16 @@ export class SegmentLoader {
       // each is one part, so what landed is a prefix; skip it, and verify the whole segment at the end.
       const landed = await this.checked('landed', () => sink.landed(manifest));
       if (landed.distinct >= manifest.recordCount) {
-        await this.markLoaded(files, manifest, token, from, lease);
+        timeline.mark('verified');
+        await this.markLoaded(files, manifest, token, from, lease, timeline);
         return 'verified-present';
       }
       resumeAfter = landed.maxSeq;
     }
 
     // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing.
-    const t0 = this.deps.clock.monoMs();
     await SegmentReader.verifyFile(files.segmentPath, manifest);
-    const t1 = this.deps.clock.monoMs();
+    timeline.mark('pass1');
     fault('before-insert', files.segmentId);
     lease.assertHeld();
     const beforeLoadingMono = this.deps.clock.monoMs();
@@ -172,12 +178,12 @@ export class SegmentLoader {
     });
     lease.renewedAt(beforeLoadingMono);
     from = SegmentState.LOADING;
+    timeline.mark('loading');
 
-    let t2 = t1;
     for (let pass = 0; ; pass += 1) {
       await this.insertAll(files, manifest, resumeAfter, lease);
       fault('after-insert', files.segmentId);
-      t2 = this.deps.clock.monoMs();
+      timeline.mark('inserted');
       const landed = await this.checked('verify', () => sink.landed(manifest));
       if (landed.distinct === manifest.recordCount) break;
       if (resumeAfter < 0 || pass > 0) {
@@ -191,18 +197,9 @@ export class SegmentLoader {
       this.deps.logger.warn({ segment_id: files.segmentId, landed }, 'resume left a gap; reinserting all');
       resumeAfter = -1;
     }
+    timeline.mark('verified');
     metrics.bytesLoaded.inc(manifest.bytes);
-    const t3 = this.deps.clock.monoMs();
-    this.deps.logger.debug(
-      {
-        segment_id: files.segmentId,
-        checksum_ms: t1 - t0,
-        insert_ms: t2 - t1,
-        verify_ms: t3 - t2,
-      },
-      'segment inserted and verified',
-    );
-    await this.markLoaded(files, manifest, token, from, lease);
+    await this.markLoaded(files, manifest, token, from, lease, timeline);
     return 'loaded';
   }
 
@@ -283,6 +280,7 @@ export class SegmentLoader {
     token: string,
     from: SegmentState,
     lease: LeaseKeeper,
+    timeline: LoadTimeline,
   ): Promise<void> {
     lease.assertHeld();
     await this.deps.store.advance(files.segmentId, {
@@ -293,15 +291,17 @@ export class SegmentLoader {
       bytes: manifest.bytes,
     });
     lease.stop();
+    timeline.mark('loaded');
     this.deps.fault('after-loaded', files.segmentId);
-    await this.retain(files, this.deps.logger.child({ segment_id: files.segmentId }));
+    await this.retain(files, this.deps.logger.child({ segment_id: files.segmentId }), timeline);
   }
 
   /** Retention runs only once LOADED is in Redis (this or an earlier run put it there). */
-  private async retain(files: SegmentFiles, log: Logger): Promise<void> {
+  private async retain(files: SegmentFiles, log: Logger, timeline: LoadTimeline): Promise<void> {
     await applyRetention(files, this.deps.config.retention);
     await this.deps.store.archive(files.segmentId, this.deps.config.stateRetentionMs);
-    log.info({ retention: this.deps.config.retention }, 'segment loaded and retained');
+    timeline.mark('archived');
+    log.info({ retention: this.deps.config.retention, timeline }, 'segment loaded and retained');
   }
 
   private async quarantine(

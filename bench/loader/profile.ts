@@ -1,6 +1,6 @@
 /**
  * Profiling aid for the one-loader case (not a benchmark): runs one loader process with
- * `--cpu-prof` and debug logs (per-segment phase timings), ClickHouse query_log on, then prints where the
+ * `--cpu-prof` and each segment's timeline (per-segment phase timings), ClickHouse query_log on, then prints where the
  * time went: the loader's phase timings, ClickHouse's own INSERT durations, wall time, and the CPU time
  * each process used per row (from /proc: unlike wall time, it hardly depends on what else the shared
  * machine runs), next to the CPU ClickHouse needs per row for a direct insert of the same files.
@@ -84,7 +84,7 @@ try {
   };
   writeFileSync(
     configFile,
-    JSON.stringify(scenario.config('prof', { loader: loaderOverrides, log: { level: 'debug' } })),
+    JSON.stringify(scenario.config('prof', { loader: loaderOverrides, log: { level: 'info' } })),
   );
   const proc = spawnTracked(
     process.execPath,
@@ -123,17 +123,19 @@ try {
   );
   proc.child.kill('SIGTERM');
   await proc.exited();
-  const phases = proc
+  // Per-segment phases from each segment's timeline (loaders/load-timeline.ts), summed.
+  const timelines = proc
     .output()
     .split('\n')
-    .filter((l) => l.includes('segment inserted and verified'))
-    .map((l) => JSON.parse(l) as Record<string, number>);
-  const sum = (k: string) => phases.reduce((n, p) => n + (p[k] ?? 0), 0);
+    .filter((l) => l.includes('"timeline"'))
+    .map((l) => (JSON.parse(l) as { timeline: Record<string, number> }).timeline);
+  const sum = (from: string, to: string) =>
+    Math.round(timelines.reduce((n, t) => n + ((t[to] ?? 0) - (t[from] ?? 0)), 0));
   console.log(
     `wall ${wall.toFixed(0)} ms for ${segmentCount * records} rows; ${(((segmentCount * records) / wall) * 1000).toFixed(0)} rows/s`,
   );
   console.log(
-    `loader phases summed over segments: checksum ${sum('checksum_ms')} ms, insert ${sum('insert_ms')} ms, verify ${sum('verify_ms')} ms`,
+    `loader phases summed over ${timelines.length} segments: pass 1 ${sum('claimed', 'pass1')} ms, insert ${sum('loading', 'inserted')} ms, landed check ${sum('inserted', 'verified')} ms`,
   );
   // query_log exists only once the server has logged a query (users.xml reload may not have happened yet).
   await clickhouse.query('SYSTEM FLUSH LOGS');

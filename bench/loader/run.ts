@@ -15,10 +15,11 @@
  * p99 and max of those samples, and of the per-segment lag (LOADED time − sealed time). Afterwards every
  * recorded event must be in ClickHouse exactly once.
  *
- *   npx tsx bench/loader/run.ts [--segments=12] [--records=50000] [--concurrency=<loader default>]
+ *   npx tsx bench/loader/run.ts [--segments=48] [--records=50000] [--concurrency=<loader default>]
+ *     [--one-loader-concurrencies=<concurrency>[,…]]
  *     [--lag-seconds=60] [--lag-rate=100000] [--lag-loaders=1] [--segment-max-mb=<wal default>]
  *     [--segment-max-age-ms=<wal default>]
- *     [--skip-throughput] [--skip-lag]
+ *     [--skip-throughput] [--skip-lag] [--timeline]
  */
 import {
   cpSync,
@@ -47,12 +48,19 @@ import { RedisServer } from '../../test/harness/redis-server.js';
 import { type FixtureSegment, writeBacklog } from '../../test/loaders/fixtures.js';
 import { LoaderScenario } from '../../test/loaders/loader-env.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
+import { TimelineCollector } from './timeline.js';
 
 const flag = (name: string) => process.argv.includes(`--${name}`);
-const segmentCount = argInt('segments', 12);
+const segmentCount = argInt('segments', 48);
 const recordsPerSegment = argInt('records', 50_000);
 const loaderDefaults = loaderSection.parse({});
 const concurrency = argInt('concurrency', loaderDefaults.concurrency);
+/** `--one-loader-concurrencies=2,3,4`: the one-loader run repeated at each, in the same bench run. */
+const oneLoaderConcurrencies = (
+  process.argv.find((a) => a.startsWith('--one-loader-concurrencies='))?.split('=')[1] ?? String(concurrency)
+)
+  .split(',')
+  .map(Number);
 const lagSeconds = argInt('lag-seconds', 60);
 const lagRate = argInt('lag-rate', 100_000);
 const lagLoaders = argInt('lag-loaders', 1);
@@ -114,9 +122,9 @@ async function migrate(database: string): Promise<void> {
 }
 
 /** Loader settings of the bench: the defaults, except a short scan interval so t0 is not a scan wait. */
-function loaderOverrides(scanIntervalMs: number) {
+function loaderOverrides(scanIntervalMs: number, loaderConcurrency = concurrency) {
   return {
-    concurrency,
+    concurrency: loaderConcurrency,
     batchRows: loaderDefaults.batchRows,
     claimTtlMs: loaderDefaults.claimTtlMs,
     jobLockMs: loaderDefaults.jobLockMs,
@@ -125,18 +133,29 @@ function loaderOverrides(scanIntervalMs: number) {
   };
 }
 
-/** Segments staged beside the WAL dir, then renamed in at t0 (segment file first, manifest last). */
-async function loaders(count: number): Promise<number> {
+/** Wall-clock ms with µs resolution, comparable with the loaders' timeline marks. */
+const wallMs = () => performance.timeOrigin + performance.now();
+
+/**
+ * Segments staged beside the WAL dir, then renamed in at t0 (segment file first, manifest last). Prints
+ * where the segments' wall time went (per-phase summary; every segment's marks with `--timeline`).
+ */
+async function loaders(count: number, loaderConcurrency = concurrency): Promise<number> {
   const scenario = await LoaderScenario.create(redisServer, clickhouse);
   const stage = `${scenario.walDir}.stage`;
   cpSync(staging, stage, { recursive: true });
+  const timelines = new TimelineCollector();
   await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      scenario.spawnLoader(`bench-${i}`, { loader: loaderOverrides(100) }),
-    ),
+    Array.from({ length: count }, async (_, i) => {
+      const proc = await scenario.spawnLoader(`bench-${i}`, {
+        loader: loaderOverrides(100, loaderConcurrency),
+      });
+      timelines.watch(`bench-${i}`, proc.child.stdout);
+    }),
   );
   const ids = segments.map((s) => s.manifest.segmentId);
   const t0 = performance.now();
+  const t0Wall = wallMs();
   moveIn(stage, scenario.walDir);
   await waitFor(
     'all loaded',
@@ -144,6 +163,13 @@ async function loaders(count: number): Promise<number> {
     { timeoutMs: 600_000, intervalMs: 20 },
   );
   const seconds = (performance.now() - t0) / 1_000;
+  const t1Wall = wallMs();
+  await new Promise((r) => setTimeout(r, 100)); // the last log lines may still be on their way
+  console.log(
+    `-- ${count} loader(s), concurrency ${loaderConcurrency}: where the segments' wall time went (ms; avg_in_phase = sum / wall)`,
+  );
+  report(`loader-timeline-${count}x${loaderConcurrency}`, timelines.summary(t0Wall, t1Wall));
+  if (flag('timeline')) report(`loader-segments-${count}x${loaderConcurrency}`, timelines.table(t0Wall));
   const counts = await scenario.counts();
   if (counts.distinct !== totalRows) throw new Error(`expected ${totalRows} rows, found ${counts.distinct}`);
   await scenario.close();
@@ -310,8 +336,11 @@ try {
       direct.set(c, await ceiling(c));
     }
     const best = Math.min(...direct.values());
-    await quiesce();
-    const one = await loaders(1);
+    const ones: [number, number][] = [];
+    for (const c of oneLoaderConcurrencies) {
+      await quiesce();
+      ones.push([c, await loaders(1, c)]);
+    }
     await quiesce();
     const two = await loaders(2);
     const row = (name: string, seconds: number) => ({
@@ -324,11 +353,14 @@ try {
     });
     const rows = [
       ...[...direct].map(([c, s]) => row(`direct HTTP insert ×${c}`, s)),
-      row(`1 loader (concurrency ${concurrency})`, one),
+      ...ones.map(([c, s]) => row(`1 loader (concurrency ${c})`, s)),
       row(`2 loaders (concurrency ${concurrency} each)`, two),
     ];
     extra.ceiling_rows_per_s = Math.round(totalRows / best);
-    extra.one_loader_ratio = Number((best / one).toFixed(2));
+    extra.one_loader_ratio = Number(
+      (best / (ones.find(([c]) => c === concurrency) ?? ones[0] ?? [0, NaN])[1]).toFixed(2),
+    );
+    for (const [c, s] of ones) extra[`one_loader_ratio_c${c}`] = Number((best / s).toFixed(2));
     extra.two_loader_ratio = Number((best / two).toFixed(2));
     extra.load1_after_throughput = load1();
     report('loader', rows, extra);
