@@ -7,7 +7,8 @@
  * (bench/gateway/submitter-child.ts), so the figure is the gateway's, not a CPU-starved single process's.
  * Rows:
  *
- *   - admit script alone (ceiling), closed loop at --concurrency, from this process
+ *   - admit script alone, one intent per EVALSHA (the ceiling), closed loop at --concurrency, from this
+ *     process; and the same with gateway.scriptBatchMax intents per EVALSHA, as the gateway sends them
  *   - full path, closed loop: --submitters processes sharing --concurrency (sustained throughput)
  *   - full path, open loop paced at each of --rates intents/s for --seconds, one submitter process
  *
@@ -37,7 +38,7 @@ import { Keyspace } from '../../src/keys.js';
 import { connectRedis } from '../../src/redis/connect.js';
 import { Scripts } from '../../src/redis/scripts.js';
 import { newIntent } from '../../test/fixtures/intents.js';
-import { type Spawned, spawnTracked, spawnTs, waitFor } from '../../test/harness/process.js';
+import { type Spawned, spawnTracked, waitFor } from '../../test/harness/process.js';
 import { RedisServer } from '../../test/harness/redis-server.js';
 import { VenueSim } from '../../test/harness/venue-sim.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
@@ -49,6 +50,8 @@ const seconds = argInt('seconds', 5);
 const rates = (process.argv.find((a) => a.startsWith('--rates='))?.split('=')[1] ?? '1000,5000')
   .split(',')
   .map(Number);
+/** --profile=<dir>: the gateway and submitter processes write V8 CPU profiles there (node --cpu-prof). */
+const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.split('=')[1];
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** Intents each submitter process sends before it measures (its JIT, connection, script cache). */
 const WARMUP = 500;
@@ -123,7 +126,12 @@ async function measured(
   return { row: { ...row, ...extra }, commands };
 }
 
-async function ceiling(config: Readonly<Config>): Promise<Row> {
+/**
+ * The admit script alone, closed loop, `perCall` intents per EVALSHA: 1 is the ceiling the issue names
+ * (raw EVALSHA of the admit script per intent); the gateway batches (gateway.scriptBatchMax), so the
+ * batched row is shown too. Workers: --concurrency intents in flight in all.
+ */
+async function ceiling(config: Readonly<Config>, perCall: number): Promise<Row> {
   const redis = await connectRedis({ url: config.redis.stateUrl, name: 'bench-ceiling' });
   const scripts = new Scripts();
   scripts.register(redis);
@@ -147,21 +155,27 @@ async function ceiling(config: Readonly<Config>): Promise<Row> {
   let next = 0;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
+    Array.from({ length: Math.max(1, Math.ceil(concurrency / perCall)) }, async () => {
       while (next < count) {
-        const i = next++;
+        const first = next;
+        next = Math.min(count, next + perCall);
+        const requests = [];
+        for (let i = first; i < next; i++) {
+          requests.push({
+            envelope: batch[i] as IntentEnvelope,
+            clientOrderId: coids[i] as string,
+            epoch: permit.epoch,
+            policyFloor: 'NORMAL' as const,
+            nowMs: Date.now(),
+            deadlineMs: Date.now() + 60_000,
+            limits,
+            maxTrackedSymbols: 10_000,
+          });
+        }
         const t0 = performance.now();
-        const answer = await store.admit({
-          envelope: batch[i] as IntentEnvelope,
-          clientOrderId: coids[i] as string,
-          epoch: permit.epoch,
-          policyFloor: 'NORMAL',
-          nowMs: Date.now(),
-          deadlineMs: Date.now() + 60_000,
-          limits,
-          maxTrackedSymbols: 10_000,
-        });
-        if (answer.code !== GatewayScriptCode.ADMITTED) throw new Error(`admit answered ${answer.code}`);
+        const answers = await store.admitMany(requests);
+        const bad = answers.find((a) => a.code !== GatewayScriptCode.ADMITTED);
+        if (bad) throw new Error(`admit answered ${bad.code} ${bad.detail}`);
         histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1_000)));
       }
     }),
@@ -195,7 +209,11 @@ async function submit(
   opts: { mode: 'closed' | 'paced'; count: number; concurrency: number; rate: number; warmup: number },
 ): Promise<Row & { rejected: number; shed: number }> {
   const children: Spawned[] = Array.from({ length: processes }, () =>
-    spawnTs(join(HERE, 'submitter-child.ts'), [
+    spawnTracked(process.execPath, [
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      '--import',
+      'tsx',
+      join(HERE, 'submitter-child.ts'),
       JSON.stringify({
         redisUrl: config.redis.stateUrl,
         keyPrefix: config.redis.keyPrefix,
@@ -261,10 +279,10 @@ try {
   };
   const config = loadConfig({ overrides: input });
   const probe = await connectRedis({ url: server.url, name: 'bench-probe' });
-  const admitOnly = await measured(probe, count, {}, () => ceiling(config));
+  const admitOnly = await measured(probe, count, {}, () => ceiling(config, 1));
+  const batchMax = config.gateway.scriptBatchMax;
+  const admitBatched = await measured(probe, count, {}, () => ceiling(config, batchMax));
 
-  // --profile=<dir>: the gateway process writes a V8 CPU profile there (node --cpu-prof) on exit.
-  const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.split('=')[1];
   const gw = spawnTracked(process.execPath, [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     '--import',
@@ -313,7 +331,8 @@ try {
   report(
     'gateway',
     [
-      { name: 'admit script alone (EVALSHA ceiling)', ...admitOnly.row },
+      { name: 'admit script alone, 1 intent/call (EVALSHA ceiling)', ...admitOnly.row },
+      { name: `admit script alone, ${batchMax} intents/call`, ...admitBatched.row },
       { name: `full path, closed loop, ${submitters} submitters, c=${concurrency}`, ...closed.row },
       ...paced.map((p) => ({ name: `full path, paced ${p.rate}/s`, ...p.row })),
     ],
@@ -324,6 +343,8 @@ try {
       rates,
       seconds,
       ratio_to_ceiling: Number(ratio.toFixed(3)),
+      ratio_to_batched_ceiling: Number((closed.row.perSec / admitBatched.row.perSec).toFixed(3)),
+      script_batch_max: batchMax,
       rejected,
       shed_paced: paced.reduce((s, p) => s + p.shed, 0),
       loadavg_1m: Number((loadavg()[0] ?? 0).toFixed(2)),

@@ -14,6 +14,7 @@ import {
 } from '../contracts/intent.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { Keyspace } from '../keys.js';
+import { CallBatcher } from '../redis/call-batcher.js';
 import { asRedisError, connectRedis } from '../redis/connect.js';
 import { Scripts } from '../redis/scripts.js';
 import { backoffMs, sleep } from './backoff.js';
@@ -25,6 +26,18 @@ export interface IntentClientOptions {
   /** Unique per client instance; names its reply stream. Defaults to a random id. */
   clientId?: string;
   commandTimeoutMs?: number;
+}
+
+/**
+ * Submits made in the same tick, or while this many submit calls are in flight, go to Redis as one
+ * script call of up to SUBMIT_BATCH_MAX intents (CallBatcher): less Redis and client CPU per intent.
+ */
+const SUBMIT_BATCH_MAX = 32;
+const SUBMIT_BATCH_IN_FLIGHT = 4;
+
+interface Enqueue {
+  readonly key: string;
+  readonly payload: string;
 }
 
 interface Waiter {
@@ -51,6 +64,11 @@ export class IntentClient {
   private inFlight = 0;
   private closed = false;
   private readerDone: Promise<void> = Promise.resolve();
+  private readonly enqueues = new CallBatcher<Enqueue, unknown>(
+    (batch) => this.enqueueMany(batch),
+    SUBMIT_BATCH_MAX,
+    SUBMIT_BATCH_IN_FLIGHT,
+  );
 
   private constructor(
     private readonly redis: Redis,
@@ -162,23 +180,35 @@ export class IntentClient {
 
   /** Runs the submit script: returns the stored decision, or null once the intent is enqueued. */
   private async enqueue(key: string, payload: string): Promise<Decision | null> {
-    let result: unknown;
-    try {
-      result = await this.scripts.run(
-        this.redis,
-        'submitIntent',
-        [this.keys.decision(key), this.streamKey],
-        [this.opts.channel.streamMaxLen, key, payload, this.replyKey],
-      );
-    } catch (err) {
-      throw asRedisError(err);
-    }
-    if (result === -1) {
+    const result = await this.enqueues.call({ key, payload });
+    if (Array.isArray(result) && result[0] === -1) {
       throw new GatewayError('GW_ERR_CHANNEL_FULL', `stream at its cap of ${this.opts.channel.streamMaxLen}`);
     }
     if (Array.isArray(result) && result[0] === 1) return parseDecision(String(result[1]));
     if (Array.isArray(result) && result[0] === 0) return null;
     throw new GatewayError('GW_ERR_SCRIPT_FAILED', `submitIntent answered ${JSON.stringify(result)}`);
+  }
+
+  /** One submit script call for a batch; one [code, value] answer per intent, in order. */
+  private async enqueueMany(batch: readonly Enqueue[]): Promise<unknown[]> {
+    const keys: string[] = [this.streamKey];
+    const args: (string | number)[] = [this.opts.channel.streamMaxLen, this.replyKey];
+    for (const e of batch) {
+      keys.push(this.keys.decision(e.key));
+      args.push(e.key, e.payload);
+    }
+    let reply: unknown;
+    try {
+      reply = await this.scripts.run(this.redis, 'submitIntent', keys, args);
+    } catch (err) {
+      throw asRedisError(err);
+    }
+    if (!Array.isArray(reply) || reply.length !== 2 * batch.length) {
+      throw new GatewayError('GW_ERR_SCRIPT_FAILED', `submitIntent answered ${JSON.stringify(reply)}`);
+    }
+    const answers: unknown[] = [];
+    for (let i = 0; i < reply.length; i += 2) answers.push([reply[i], reply[i + 1]]);
+    return answers;
   }
 
   private awaitReply(key: string): { decision: Promise<Decision>; cancel: () => void } {

@@ -25,6 +25,15 @@ export const gatewaySection = z
      * independent (each step is a compare-and-set on its own entry).
      */
     reconcileConcurrency: z.number().int().min(1).max(1_024).default(32),
+    /**
+     * Most intents one admit script call decides, and most outcomes one outcome script call records.
+     * Admits (outcomes) requested in the same tick, or while `scriptBatchInFlight` such calls are already
+     * in flight, go out together; each is decided exactly as a call of its own in the same order would be.
+     * Larger batches cost less Redis and gateway CPU per intent but hold Redis longer per call. 1 = off.
+     */
+    scriptBatchMax: z.number().int().min(1).max(512).default(32),
+    /** Admit (outcome) script calls in flight at once; further requests wait and join the next batch. */
+    scriptBatchInFlight: z.number().int().min(1).max(64).default(4),
     /** deactivate() waits this long for in-flight intents before returning. */
     drainTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
     /**

@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { LevelLimits } from '../exposure/exposure-limits.js';
 import type { Keyspace } from '../keys.js';
 import type { PolicyMode } from '../policy/policy-mode.js';
+import { CallBatcher } from '../redis/call-batcher.js';
 import { asRedisError } from '../redis/connect.js';
 import type { Scripts } from '../redis/scripts.js';
 import { GatewayScriptCode } from './script-codes.js';
@@ -44,37 +45,61 @@ export interface OutcomeRequest {
   readonly completion?: Completion;
 }
 
+export interface GatewayStoreOptions {
+  /** Most intents (outcomes) per admit (outcome) script call; 1 turns batching off. */
+  readonly batchMax?: number;
+  /** Batch calls of each script in flight at once before further requests wait and join a batch. */
+  readonly batchInFlight?: number;
+}
+
 /**
  * Typed calls of the gateway scripts on the state Redis. Knows the key layout and argument order;
  * decides nothing. A reply the scripts never give becomes GW_ERR_SCRIPT_FAILED; connection failures
  * GW_ERR_REDIS_UNAVAILABLE.
+ *
+ * `admit` and `recordOutcome` are single calls to the caller, batched underneath (CallBatcher): requests
+ * made in the same tick or while earlier batches are in flight go out as one script call, which decides
+ * them one after the other as separate calls in the same order would.
  */
 export class GatewayStore {
+  private readonly admits: CallBatcher<AdmitRequest, ScriptAnswer>;
+  private readonly outcomes: CallBatcher<OutcomeRequest, ScriptAnswer>;
+
   constructor(
     private readonly redis: Redis,
     private readonly scripts: Scripts,
     private readonly keys: Keyspace,
     private readonly decisionTtlMs: number,
-  ) {}
+    opts: GatewayStoreOptions = {},
+  ) {
+    const max = opts.batchMax ?? 32;
+    const inFlight = opts.batchInFlight ?? 4;
+    this.admits = new CallBatcher((rs) => this.admitMany(rs), max, inFlight);
+    this.outcomes = new CallBatcher((rs) => this.recordOutcomes(rs), max, inFlight);
+  }
 
-  async admit(r: AdmitRequest): Promise<ScriptAnswer> {
-    const e = r.envelope;
+  admit(r: AdmitRequest): Promise<ScriptAnswer> {
+    return this.admits.call(r);
+  }
+
+  /** Admits `rs` in order in one script call (admitIntent-n); one answer per request. */
+  async admitMany(rs: readonly AdmitRequest[]): Promise<ScriptAnswer[]> {
     const k = this.keys;
-    const target = e.target_client_order_id ?? '';
-    return this.run(
-      'admitIntent',
-      [
-        k.epoch(),
-        k.policy(),
+    const keys: string[] = [k.epoch(), k.policy(), k.journalAdmitted()];
+    const args: (string | number)[] = [];
+    for (const r of rs) {
+      const e = r.envelope;
+      const target = e.target_client_order_id ?? '';
+      const journal = k.journal(r.clientOrderId);
+      keys.push(
         k.decision(e.idempotency_key),
-        k.journal(r.clientOrderId),
-        k.journalAdmitted(),
+        journal,
         k.exposure(e.account),
         k.exposureSymbols(e.account),
         k.exposureIdle(e.account),
-        target ? k.journal(target) : k.journal(r.clientOrderId),
-      ],
-      [
+        target ? k.journal(target) : journal,
+      );
+      args.push(
         r.epoch,
         r.policyFloor,
         e.kind,
@@ -97,8 +122,9 @@ export class GatewayStore {
         e.intent_id,
         e.source_ts_ns,
         target,
-      ],
-    );
+      );
+    }
+    return this.runMany('admitIntent', keys, args, rs.length, 2);
   }
 
   /** The decision stored for an idempotency key (the dedup window), or null. */
@@ -110,39 +136,44 @@ export class GatewayStore {
     }
   }
 
-  async recordOutcome(r: OutcomeRequest): Promise<ScriptAnswer> {
+  recordOutcome(r: OutcomeRequest): Promise<ScriptAnswer> {
+    return this.outcomes.call(r);
+  }
+
+  /** Records `rs` in order in one script call (recordOutcome-n); one answer per request. */
+  async recordOutcomes(rs: readonly OutcomeRequest[]): Promise<ScriptAnswer[]> {
     const k = this.keys;
-    const c = r.completion;
-    return this.run(
-      'recordOutcome',
-      [
-        k.epoch(),
+    const keys: string[] = [k.epoch(), k.journalAdmitted(), k.journalOpen()];
+    const args: (string | number)[] = [];
+    const now = Date.now();
+    for (const r of rs) {
+      const c = r.completion;
+      keys.push(
         k.journal(r.clientOrderId),
-        k.journalAdmitted(),
         k.decision(r.idempotencyKey),
         k.exposure(r.account),
         k.exposureSymbols(r.account),
         k.exposureIdle(r.account),
-        k.journalOpen(),
         c?.streamKey ?? '',
         c?.replyTo ?? '',
-      ],
-      [
+      );
+      args.push(
         r.epoch,
         r.outcome,
         r.decision,
         this.decisionTtlMs,
         r.venueState,
         r.clientOrderId,
-        Date.now(),
+        now,
         r.attempt ?? '',
         c?.group ?? '',
         c?.entryId ?? '',
         c?.replyMaxLen ?? 0,
         c?.replyTtlMs ?? 0,
         r.idempotencyKey,
-      ],
-    );
+      );
+    }
+    return this.runMany('recordOutcome', keys, args, rs.length, 3);
   }
 
   /**
@@ -185,6 +216,43 @@ export class GatewayStore {
       ],
       [epoch, cumQty, terminal ? 1 : 0, venueState, this.decisionTtlMs, clientOrderId],
     );
+  }
+
+  /** Runs a batch script and splits its flat reply (`width` values per request) into answers. */
+  private async runMany(
+    name: string,
+    keys: string[],
+    args: (string | number)[],
+    n: number,
+    width: 2 | 3,
+  ): Promise<ScriptAnswer[]> {
+    let reply: unknown;
+    try {
+      reply = await this.scripts.run(this.redis, name, keys, args);
+    } catch (err) {
+      throw asRedisError(err);
+    }
+    if (!Array.isArray(reply) || reply.length !== n * width) {
+      throw new GatewayError('GW_ERR_SCRIPT_FAILED', `${name} answered ${JSON.stringify(reply)}`);
+    }
+    const answers: ScriptAnswer[] = [];
+    for (let i = 0; i < reply.length; i += width) {
+      const code: unknown = reply[i];
+      const detail: unknown = reply[i + 1];
+      const extra: unknown = width === 3 ? reply[i + 2] : 0;
+      // A code the scripts never give fails that request alone (BAD_ARGUMENT → GW_ERR_SCRIPT_FAILED).
+      const known = typeof code === 'number' && code in GatewayScriptCode;
+      answers.push({
+        code: known ? (code as GatewayScriptCode) : GatewayScriptCode.BAD_ARGUMENT,
+        detail: !known
+          ? `${name} answered code ${JSON.stringify(code)}`
+          : detail === undefined || detail === null
+            ? ''
+            : String(detail),
+        extra: typeof extra === 'number' ? extra : 0,
+      });
+    }
+    return answers;
   }
 
   private async run(name: string, keys: string[], args: (string | number)[]): Promise<ScriptAnswer> {

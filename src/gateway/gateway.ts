@@ -117,7 +117,10 @@ export class Gateway {
     const keys = new Keyspace(config.redis.keyPrefix);
     const metrics = createGatewayMetrics(deps.registry);
     const events = new EventSink(deps.recorder, metrics, logger);
-    const store = new GatewayStore(redis, scripts, keys, config.channel.decisionTtlMs);
+    const store = new GatewayStore(redis, scripts, keys, config.channel.decisionTtlMs, {
+      batchMax: config.gateway.scriptBatchMax,
+      batchInFlight: config.gateway.scriptBatchInFlight,
+    });
     const decisions = new DecisionFactory(config.processId, clock);
     const dispatcher = new Dispatcher({
       redis,

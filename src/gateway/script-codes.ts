@@ -1,7 +1,7 @@
 import type { RejectReason } from '../errors.js';
 
 /**
- * Status codes of the gateway scripts (admitIntent-9, recordOutcome-10, applyExecution-6, markAttempt-3). One
+ * Status codes of the gateway scripts (admitIntent-n, recordOutcome-n, applyExecution-6, markAttempt-3). One
  * enum for all of them, so a code means the same thing wherever it appears. Positive/zero: success; negative: the named
  * condition, each mapped to a reject reason or a typed error by the caller.
  */

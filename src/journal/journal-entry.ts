@@ -2,7 +2,7 @@ import type { Side, Tif } from '../contracts/intent.js';
 
 export type JournalState = 'ADMITTED' | 'DISPATCHED' | 'REJECTED' | 'EXPIRED';
 
-/** One dispatch-journal entry (hash keys.journal(coid)), written by admitIntent-9 and its successors. */
+/** One dispatch-journal entry (hash keys.journal(coid)), written by admitIntent-n and its successors. */
 export interface JournalEntry {
   readonly state: JournalState;
   readonly kind: 'NEW' | 'CANCEL';

@@ -8,11 +8,14 @@ import type { Redis } from 'ioredis';
  * Lua scripts live as files, `src/commands/<camelName>-<numKeys>.lua`, each opening with a header block
  * (purpose, KEYS, ARGV, output). Shared Lua sits in `src/commands/includes/` and is pulled in with a line
  * `-- @include "name"`. Each script is registered with ioredis `defineCommand` under `name:version`, the
- * version being a hash of its text, so two releases can share one Redis during a rolling deploy.
+ * version being a hash of its text, so two releases can share one Redis during a rolling deploy. A script
+ * that takes a variable number of keys (several intents per call) is named `<camelName>-n.lua`; `run`
+ * then passes the key count itself.
  */
 export interface ScriptDef {
   readonly name: string;
-  readonly numberOfKeys: number;
+  /** undefined: variable, given per call (`<name>-n.lua`). */
+  readonly numberOfKeys: number | undefined;
   readonly version: string;
   readonly lua: string;
 }
@@ -24,12 +27,13 @@ const INCLUDE = /^--\s*@include\s+"([A-Za-z0-9_-]+)"\s*$/gm;
 export function loadScripts(dir: string = COMMANDS_DIR): ReadonlyMap<string, ScriptDef> {
   const scripts = new Map<string, ScriptDef>();
   for (const file of readdirSync(dir)) {
-    const match = /^([A-Za-z0-9]+)-(\d+)\.lua$/.exec(file);
+    const match = /^([A-Za-z0-9]+)-(\d+|n)\.lua$/.exec(file);
     if (!match) continue;
     const [, name, keys] = match as unknown as [string, string, string];
+    const numberOfKeys = keys === 'n' ? undefined : Number(keys);
     const lua = resolveIncludes(readFileSync(join(dir, file), 'utf8'), join(dir, 'includes'), new Set());
     const version = createHash('sha1').update(lua).digest('hex').slice(0, 8);
-    scripts.set(name, Object.freeze({ name, numberOfKeys: Number(keys), version, lua }));
+    scripts.set(name, Object.freeze({ name, numberOfKeys, version, lua }));
   }
   return scripts;
 }
@@ -55,7 +59,10 @@ export class Scripts {
 
   register(redis: Redis): void {
     for (const def of this.defs.values()) {
-      redis.defineCommand(commandName(def), { numberOfKeys: def.numberOfKeys, lua: def.lua });
+      redis.defineCommand(
+        commandName(def),
+        def.numberOfKeys === undefined ? { lua: def.lua } : { numberOfKeys: def.numberOfKeys, lua: def.lua },
+      );
     }
   }
 
@@ -67,12 +74,14 @@ export class Scripts {
 
   run(redis: Redis, name: string, keys: readonly ScriptArg[], args: readonly ScriptArg[]): Promise<unknown> {
     const def = this.get(name);
-    if (keys.length !== def.numberOfKeys) {
+    if (def.numberOfKeys !== undefined && keys.length !== def.numberOfKeys) {
       throw new Error(`script ${name} takes ${def.numberOfKeys} keys, got ${keys.length}`);
     }
     const fn = (redis as unknown as Record<string, CommandFn>)[commandName(def)];
     if (!fn) throw new Error(`script ${name} is not registered on this connection`);
-    return fn.call(redis, ...keys, ...args);
+    return def.numberOfKeys === undefined
+      ? fn.call(redis, keys.length, ...keys, ...args)
+      : fn.call(redis, ...keys, ...args);
   }
 }
 

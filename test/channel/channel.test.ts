@@ -231,6 +231,24 @@ describe('intent channel', () => {
     expect((await c.submit(newIntent(5))).status).toBe('ACCEPTED');
     redis.disconnect();
   });
+
+  it('applies the cap to each intent of a batched submit in order: the first ones fit, the rest are refused', async () => {
+    const channel = testChannel({ streamMaxLen: 5, attemptTimeoutMs: 50, maxAttempts: 1 });
+    const c = await client(channel);
+    // Seven submits in one tick go to Redis as one script call.
+    const results = await Promise.all(Array.from({ length: 7 }, (_, i) => settled(c.submit(newIntent(i)))));
+    expect(results.map((r) => (isGatewayError(r) ? r.code : 'decided'))).toEqual([
+      ...Array.from({ length: 5 }, () => 'GW_ERR_SUBMIT_TIMEOUT'),
+      'GW_ERR_CHANNEL_FULL',
+      'GW_ERR_CHANNEL_FULL',
+    ]);
+    const redis = await connectRedis({ url: server.url, name: 'check' });
+    const entries = await redis.xrange(STREAM, '-', '+');
+    expect(entries.map(([, fields]) => fields[1])).toEqual(
+      Array.from({ length: 5 }, (_, i) => IntentClient.envelope(newIntent(i)).idempotency_key),
+    );
+    redis.disconnect();
+  });
 });
 
 describe('intent channel across a Redis restart', () => {

@@ -17,37 +17,38 @@
 ]]
 local EXPOSURE_METRICS = {"q", "fn", "rbq", "rb", "rsq", "rs"}
 
-local function exposureLevels(strategy, symbol)
-  return {"P|" .. strategy .. "|" .. symbol, "S|" .. symbol, "T|" .. strategy, "A"}
-end
-
 local function exposureIsZero(v)
   return v.q == 0 and v.fn == 0 and v.rbq == 0 and v.rb == 0 and v.rsq == 0 and v.rs == 0
 end
 
 -- Reads the four levels of (strategy, symbol) and the symbol's pair count in ONE HMGET. Returns
--- {names = {P, S, T, A}, levels = {values per level}, pn = number}.
+-- {names = {P, S, T, A}, fields = the 24 field names (level-major) then "S|<symbol>|pn",
+-- levels = {values per level}, pn = number}. The field names are built once here and reused by
+-- exposureCommit: Lua string building is most of what these scripts cost (bench/gateway/script-cost.ts).
 local function exposureLoad(hash, strategy, symbol)
-  local names = exposureLevels(strategy, symbol)
+  local names = {"P|" .. strategy .. "|" .. symbol, "S|" .. symbol, "T|" .. strategy, "A"}
   local fields = {}
-  for _, level in ipairs(names) do
-    for _, m in ipairs(EXPOSURE_METRICS) do
-      fields[#fields + 1] = level .. "|" .. m
+  local n = 0
+  for li = 1, 4 do
+    local prefix = names[li] .. "|"
+    for mi = 1, 6 do
+      n = n + 1
+      fields[n] = prefix .. EXPOSURE_METRICS[mi]
     end
   end
-  fields[#fields + 1] = names[2] .. "|pn"
+  fields[25] = names[2] .. "|pn"
   local raw = rcall("HMGET", hash, unpack(fields))
   local levels = {}
   local i = 0
   for li = 1, 4 do
     local v = {}
-    for _, m in ipairs(EXPOSURE_METRICS) do
+    for mi = 1, 6 do
       i = i + 1
-      v[m] = tonumber(raw[i] or "0")
+      v[EXPOSURE_METRICS[mi]] = tonumber(raw[i] or 0)
     end
     levels[li] = v
   end
-  return {names = names, levels = levels, pn = tonumber(raw[25] or "0")}
+  return {names = names, fields = fields, levels = levels, pn = tonumber(raw[25] or 0)}
 end
 
 -- Applies `deltas` (metric -> signed integer) to every loaded level and writes the result in one HSET,
@@ -57,24 +58,31 @@ end
 -- doubles: exact, since every level stays within its limit ≤ 2^53-1.
 local function exposureCommit(hash, idleKey, symbol, state, deltas)
   local pairWasZero = exposureIsZero(state.levels[1])
+  local fields = state.fields
   local set = {}
+  local ns = 0
   local del = {}
+  local nd = 0
   for li = 1, 4 do
     local v = state.levels[li]
-    for _, m in ipairs(EXPOSURE_METRICS) do
-      local d = deltas[m]
-      if d and d ~= 0 then
-        v[m] = v[m] + d
-      end
+    for m, d in pairs(deltas) do
+      v[m] = v[m] + d
     end
-    local name = state.names[li]
-    local drop = (li == 1 or li == 3) and exposureIsZero(v)
-    for _, m in ipairs(EXPOSURE_METRICS) do
-      if drop then
-        del[#del + 1] = name .. "|" .. m
-      elseif deltas[m] and deltas[m] ~= 0 or li == 2 then
-        set[#set + 1] = name .. "|" .. m
-        set[#set + 1] = string.format("%d", v[m])
+    local base = (li - 1) * 6
+    if (li == 1 or li == 3) and exposureIsZero(v) then
+      for mi = 1, 6 do
+        nd = nd + 1
+        del[nd] = fields[base + mi]
+      end
+    else
+      for mi = 1, 6 do
+        local m = EXPOSURE_METRICS[mi]
+        local d = deltas[m]
+        if li == 2 or (d and d ~= 0) then
+          set[ns + 1] = fields[base + mi]
+          set[ns + 2] = string.format("%d", v[m])
+          ns = ns + 2
+        end
       end
     end
   end
@@ -84,10 +92,10 @@ local function exposureCommit(hash, idleKey, symbol, state, deltas)
   elseif pairIsZero and not pairWasZero then
     state.pn = state.pn - 1
   end
-  set[#set + 1] = state.names[2] .. "|pn"
-  set[#set + 1] = state.pn
+  set[ns + 1] = fields[25]
+  set[ns + 2] = state.pn
   rcall("HSET", hash, unpack(set))
-  if #del > 0 then
+  if nd > 0 then
     rcall("HDEL", hash, unpack(del))
   end
   if state.pn == 0 and exposureIsZero(state.levels[2]) then

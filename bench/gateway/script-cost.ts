@@ -1,0 +1,127 @@
+/**
+ * Redis CPU of the admit script alone, per call: EVALSHA usec_per_call from INFO commandstats (the
+ * script's whole run, its inner commands included) and the inner commands' own share, and Redis CPU per
+ * call from INFO cpu (adds parsing, networking, the event loop). Used to find where a script's time goes:
+ * `--dir=<commands dir>` runs the scripts of another directory (a variant of admitIntent-n.lua), so two
+ * variants can be compared on the same machine minutes apart.
+ *
+ * `--batch=<n>` sends n intents per call (the gateway batches up to gateway.scriptBatchMax); the figures
+ * are per intent.
+ *
+ *   npx tsx bench/gateway/script-cost.ts [--count=20000] [--concurrency=256] [--batch=1] [--dir=src/commands]
+ */
+import { loadavg } from 'node:os';
+import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
+import { IntentClient } from '../../src/channel/intent-client.js';
+import type { IntentEnvelope } from '../../src/contracts/intent.js';
+import { FixedEpochPermit } from '../../src/gateway/fixed-epoch-permit.js';
+import { GatewayStore } from '../../src/gateway/gateway-store.js';
+import { GatewayScriptCode } from '../../src/gateway/script-codes.js';
+import { Keyspace } from '../../src/keys.js';
+import { connectRedis } from '../../src/redis/connect.js';
+import { Scripts, loadScripts } from '../../src/redis/scripts.js';
+import { newIntent } from '../../test/fixtures/intents.js';
+import { RedisServer } from '../../test/harness/redis-server.js';
+import { argInt } from '../lib/report.js';
+
+const count = argInt('count', 20_000);
+const concurrency = argInt('concurrency', 256);
+const perCall = argInt('batch', 1);
+const dir = process.argv.find((a) => a.startsWith('--dir='))?.split('=')[1];
+
+function stats(info: string): Map<string, { calls: number; usec: number }> {
+  const out = new Map<string, { calls: number; usec: number }>();
+  for (const m of info.matchAll(/cmdstat_([a-z|]+):calls=(\d+),usec=(\d+)/g)) {
+    out.set(m[1] as string, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return out;
+}
+function cpuUs(info: string): number {
+  const get = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+  return (get('used_cpu_user') + get('used_cpu_sys')) * 1e6;
+}
+
+const server = await RedisServer.start({ aof: false });
+try {
+  const redis = await connectRedis({ url: server.url, name: 'script-cost' });
+  const scripts = new Scripts(dir ? loadScripts(dir) : loadScripts());
+  scripts.register(redis);
+  const keys = new Keyspace('{hft}');
+  const permit = await FixedEpochPermit.acquire(redis, keys);
+  const store = new GatewayStore(redis, scripts, keys, 86_400_000);
+  const envelopes = Array.from({ length: count }, (_, i) =>
+    IntentClient.envelope(
+      newIntent(i, {
+        qty: 1,
+        price: 1_000_000,
+        symbol: `B${i % 50}`,
+        strategy_id: `strat-${i % 8}`,
+        ttl_ms: 60_000,
+      }),
+    ),
+  );
+  const coids = envelopes.map((e) => deriveClientOrderId(e.idempotency_key));
+  const limits = { symbol: 1e15, strategy: 1e15, account: 1e15 };
+  const request = (i: number) => ({
+    envelope: envelopes[i] as IntentEnvelope,
+    clientOrderId: coids[i] as string,
+    epoch: permit.epoch,
+    policyFloor: 'NORMAL' as const,
+    nowMs: Date.now(),
+    deadlineMs: Date.now() + 60_000,
+    limits,
+    maxTrackedSymbols: 10_000,
+  });
+  await redis.call('CONFIG', 'RESETSTAT');
+  const s0 = stats(await redis.info('commandstats'));
+  const c0 = cpuUs(await redis.info('cpu'));
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.ceil(concurrency / perCall)) }, async () => {
+      while (next < count) {
+        const first = next;
+        next = Math.min(count, next + perCall);
+        const requests = [];
+        for (let i = first; i < next; i++) requests.push(request(i));
+        const answers = await store.admitMany(requests);
+        const bad = answers.find((a) => a.code !== GatewayScriptCode.ADMITTED);
+        if (bad) throw new Error(`admit answered ${bad.code} ${bad.detail}`);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  const s1 = stats(await redis.info('commandstats'));
+  const c1 = cpuUs(await redis.info('cpu'));
+  const per: Record<string, number> = {};
+  let inner = 0;
+  for (const [name, v] of s1) {
+    const d = v.usec - (s0.get(name)?.usec ?? 0);
+    const calls = v.calls - (s0.get(name)?.calls ?? 0);
+    if (calls <= 0 || name === 'info' || name.startsWith('config')) continue;
+    per[name] = Math.round((d / count) * 100) / 100;
+    per[`${name}#calls`] = Math.round((calls / count) * 100) / 100;
+    if (name !== 'evalsha' && name !== 'eval') inner += d;
+  }
+  const evalsha = (s1.get('evalsha')?.usec ?? 0) / count; // per intent
+  console.log(
+    JSON.stringify({
+      bench: 'admit-script-cost',
+      dir: dir ?? 'src/commands',
+      per_call: perCall,
+      count,
+      perSec: Math.round(count / elapsed),
+      evalsha_us_per_intent: Math.round(evalsha * 10) / 10,
+      inner_commands_us: Math.round((inner / count) * 10) / 10,
+      lua_overhead_us: Math.round((evalsha - inner / count) * 10) / 10,
+      redis_cpu_us_per_intent: Math.round(((c1 - c0) / count) * 10) / 10,
+      used_memory_lua: /used_memory_lua:(\d+)/.exec(await redis.info('memory'))?.[1],
+      loadavg_1m: Number((loadavg()[0] ?? 0).toFixed(2)),
+      per,
+    }),
+  );
+  redis.disconnect();
+} finally {
+  await server.stop();
+}
+process.exit(0);
