@@ -15,6 +15,10 @@
   it as completeIntent-3 would (reply on the submitter's stream, XACK, XDEL): the decision just stored is
   the one in force, and the gateway saves a round trip per intent.
 
+  Index and stream bookkeeping (ZREM from the ADMITTED index, ZADD to the open index, XACK, XDEL, the
+  reply stream's PEXPIRE) is gathered and done once per call after the last record, in the same order
+  per key: no record reads those keys, so the result is the one separate calls would leave.
+
   Input (numkeys = 3 + 7 per record, ARGV = 13 per record; record i counts from 1):
     KEYS[1] fencing epoch
     KEYS[2] journal ADMITTED index
@@ -63,6 +67,14 @@ end
 -- Read once per call: it cannot change while the script runs.
 local currentEpoch = tonumber(rcall("GET", KEYS[1]) or "0")
 
+-- Gathered bookkeeping, applied after the last record.
+local unadmitted = {}   -- client order ids leaving the ADMITTED index
+local opened = {}       -- score, client order id pairs joining the open index
+local acks = {}         -- "<stream>\n<group>" -> {stream, group, entry ids...}
+local ackOrder = {}
+local expires = {}      -- reply stream -> ttl ms
+local expireOrder = {}
+
 -- Records number `i`; returns code, detail, extra.
 local function recordOne(i)
   local kb = 3 + (i - 1) * KEYS_PER
@@ -90,11 +102,21 @@ local function recordOne(i)
     local replyTo = KEYS[kb + 7]
     if replyTo ~= "" then
       rcall("XADD", replyTo, "MAXLEN", "~", ARGV[ab + 11], "*", "k", ARGV[ab + 13], "d", decision)
-      rcall("PEXPIRE", replyTo, ARGV[ab + 12])
+      if not expires[replyTo] then
+        expireOrder[#expireOrder + 1] = replyTo
+      end
+      expires[replyTo] = ARGV[ab + 12]
     end
     local stream = KEYS[kb + 6]
-    rcall("XACK", stream, ARGV[ab + 9], entryId)
-    rcall("XDEL", stream, entryId)
+    local group = ARGV[ab + 9]
+    local id = stream .. "\n" .. group
+    local a = acks[id]
+    if not a then
+      a = {stream, group}
+      acks[id] = a
+      ackOrder[#ackOrder + 1] = a
+    end
+    a[#a + 1] = entryId
     return 1
   end
 
@@ -103,12 +125,13 @@ local function recordOne(i)
   local venueState = ARGV[ab + 5]
   if outcome == "DISPATCHED" then
     rcall("HSET", journalKey, "state", "DISPATCHED", "venue_state", venueState)
-    rcall("ZREM", KEYS[2], coid)
+    unadmitted[#unadmitted + 1] = coid
     rcall("SET", KEYS[kb + 2], decision, "PX", ttl)
     if entry[2] == "1" or entry[3] ~= "NEW" then
       rcall("PEXPIRE", journalKey, ttl)
     else
-      rcall("ZADD", KEYS[3], ARGV[ab + 7], coid)
+      opened[#opened + 1] = ARGV[ab + 7]
+      opened[#opened + 1] = coid
     end
     return 1, 0, complete()
   end
@@ -123,7 +146,7 @@ local function recordOne(i)
     end
   end
   local released = journalReleaseOpen(journalKey, KEYS[kb + 3], KEYS[kb + 5])
-  rcall("ZREM", KEYS[2], coid)
+  unadmitted[#unadmitted + 1] = coid
   if outcome == "ABORTED" then
     rcall("DEL", journalKey)
     return 1, released, 0
@@ -145,5 +168,19 @@ for i = 1, count do
   out[o + 1] = code
   out[o + 2] = detail
   out[o + 3] = extra
+end
+
+if #unadmitted > 0 then
+  rcall("ZREM", KEYS[2], unpack(unadmitted))
+end
+if #opened > 0 then
+  rcall("ZADD", KEYS[3], unpack(opened))
+end
+for _, replyTo in ipairs(expireOrder) do
+  rcall("PEXPIRE", replyTo, expires[replyTo])
+end
+for _, a in ipairs(ackOrder) do
+  rcall("XACK", a[1], a[2], unpack(a, 3))
+  rcall("XDEL", a[1], unpack(a, 3))
 end
 return out

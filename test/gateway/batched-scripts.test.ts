@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IntentClient } from '../../src/channel/intent-client.js';
+import { Completion } from '../../src/channel/intent-consumer.js';
 import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
 import type { IntentInput } from '../../src/contracts/intent.js';
 import { ExposureReader } from '../../src/exposure/exposure-reader.js';
@@ -71,7 +72,12 @@ async function state(): Promise<Record<string, unknown>> {
       out[key] = h;
     } else if (type === 'set') out[key] = (await redis.smembers(key)).sort();
     else if (type === 'zset') out[key] = (await redis.zrange(key, 0, -1)).sort();
-    else out[key] = await redis.get(key);
+    else if (type === 'stream') {
+      // Entry ids are clock readings too: the fields, and how many entries each group still has pending.
+      out[key] = (await redis.xrange(key, '-', '+')).map(([, fields]) => fields);
+      const groups = (await redis.xinfo('GROUPS', key)) as unknown[][];
+      out[`${key} pending`] = groups.map((g) => [g[1], g[5]]);
+    } else out[key] = await redis.get(key);
   }
   return out;
 }
@@ -176,24 +182,50 @@ describe('batched gateway scripts', () => {
       epoch = await redis.incr(keys.epoch());
       const s = store();
       await s.admitMany(admitted.map((r) => ({ ...r, epoch })));
-      const list = outcomes();
+      // Three of them came from the intent stream: their outcomes complete the entries.
+      const stream = keys.intentStream('intents');
+      await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+      for (const r of admitted.slice(0, 3)) await redis.xadd(stream, '*', 'k', r.envelope.idempotency_key);
+      const delivered = (await redis.xreadgroup('GROUP', 'g', 'c', 'STREAMS', stream, '>')) as [
+        string,
+        [string, string[]][],
+      ][];
+      const ids = delivered[0]?.[1].map(([id]) => id) ?? [];
+      const list = outcomes().map((o, i) =>
+        i < 3
+          ? {
+              ...o,
+              completion: new Completion(
+                stream,
+                'g',
+                ids[i] ?? '',
+                keys.replyStream(`c${i % 2}`),
+                100,
+                60_000,
+              ),
+            }
+          : o,
+      );
       const answers: ScriptAnswer[] = [];
       for (let i = 0; i < list.length; i += perCall) {
         answers.push(...(await s.recordOutcomes(list.slice(i, i + perCall))));
       }
-      const st = await state();
-      for (const k of Object.keys(st)) if (k.startsWith(keys.journalOpen())) delete st[k]; // scored by now
-      return { answers, st };
+      return { answers, st: await state() };
     };
     const single = await run(1);
-    expect(single.answers.map((a) => a.code)).toEqual([
-      Code.ADMITTED,
-      Code.ADMITTED,
-      Code.ADMITTED,
-      Code.ADMITTED,
-      Code.NOT_ADMITTED,
-      Code.NOT_ADMITTED,
+    expect(single.answers.map((a) => [a.code, a.extra])).toEqual([
+      [Code.ADMITTED, 1],
+      [Code.ADMITTED, 1],
+      [Code.ADMITTED, 1],
+      [Code.ADMITTED, 0],
+      [Code.NOT_ADMITTED, 0],
+      [Code.NOT_ADMITTED, 0],
     ]);
+    expect(single.st[keys.journalOpen()]).toHaveLength(3); // the NEW orders dispatched, not the rejected
+    expect(single.st[`${keys.intentStream('intents')} pending`]).toEqual([['g', 0]]);
+    expect(single.st[keys.intentStream('intents')]).toEqual([]); // acknowledged and deleted
+    expect(single.st[keys.replyStream('c0')]).toHaveLength(2); // records 0 and 2 replied there
+    expect(await redis.pttl(keys.replyStream('c0'))).toBeGreaterThan(0);
     const batched = await run(32);
     expect(batched).toEqual(single);
   });
