@@ -13,9 +13,11 @@
  * `clock overhead` row). Throughput is quotes processed per CPU-second of the whole process
  * (process.cpuUsage, all threads including the WAL's fs work), i.e. normalized per core.
  * `loop gap` is how long the feed's next chunk waited for the event loop (worker turns hold it).
- * More rows attribute the costs: the WAL replaced by a recorder that discards (what quote processing
- * alone costs), by one that only JSON.stringifies (the serialization the WAL's record(topic, object) API
- * implies), and the Redis stream publisher added (a real redis-server). `--all` adds small worker
+ * More rows attribute the costs: the WAL taking the object (`record(topic, quote)`: it serializes and
+ * escapes, the path before JsonPayload, this run's baseline for the WAL's share), the WAL replaced by a
+ * recorder that discards (what quote processing alone costs), by one that takes the built JsonPayload and
+ * discards it (processing + payload building), by one that only JSON.stringifies (the serialization the
+ * record(topic, object) API implies), and the Redis stream publisher added (a real redis-server). `--all` adds small worker
  * batches (shorter loop gap) and the worker_threads experiment. `main_us_per_quote` is main-thread busy
  * time per quote (event-loop utilization; it includes the driver's own timing and histogram work).
  * The worker_threads row (bench/quotes/offload.ts) parses in one worker thread and records on the main
@@ -67,17 +69,21 @@ interface Design {
   readonly scheduler?: TurnScheduler;
   readonly batch?: number;
   /**
-   * `wal`: the real WalWriter; `discard`: a recorder that drops the event (quote processing alone);
-   * `stringify`: a recorder that only JSON.stringifies the event, which is what the WAL's record(topic,
-   * object) API costs before the WAL's own encoding (attributes WAL time between the two).
+   * `wal`: the real WalWriter (the workers build each quote's JsonPayload and call recordJson);
+   * `wal-object`: the same WalWriter behind a recorder that has only record(topic, object), so the WAL
+   * serializes and escapes the object itself (the path before JsonPayload, the baseline of this run);
+   * `discard`: a recorder that drops the event (quote processing alone); `build`: one that takes
+   * recordJson and drops it (quote processing + building the payload); `stringify`: one that only
+   * JSON.stringifies the object (what the record(topic, object) API implies before the WAL's encoding).
    */
-  readonly recorder?: 'wal' | 'discard' | 'stringify';
+  readonly recorder?: 'wal' | 'wal-object' | 'discard' | 'build' | 'stringify';
   /** Publish to strategy workers through a real redis-server as well. */
   readonly redis?: boolean;
 }
 
 const INLINE: TurnScheduler = (turn) => turn();
 const discard: EventRecorder = { record: () => 0 };
+const buildOnly: EventRecorder = { record: () => 0, recordJson: () => 0 };
 let stringified = 0;
 const stringifyOnly: EventRecorder = {
   record: (_topic, payload) => {
@@ -106,7 +112,13 @@ async function runDesign(design: Design, quotes: SimQuote[], count: number) {
   const recorderKind = design.recorder ?? 'wal';
   const ingress = new QuoteIngress(config, {
     feed,
-    recorder: recorderKind === 'wal' ? writer : recorderKind === 'discard' ? discard : stringifyOnly,
+    recorder: {
+      wal: writer,
+      'wal-object': { record: (topic, payload) => writer.record(topic, payload) } satisfies EventRecorder,
+      discard,
+      build: buildOnly,
+      stringify: stringifyOnly,
+    }[recorderKind],
     logger,
     registry,
     ...(scheduler ? { scheduler } : {}),
@@ -167,7 +179,12 @@ async function runDesign(design: Design, quotes: SimQuote[], count: number) {
   const row = {
     name,
     batch: design.batch ?? batch,
-    recorder: recorderKind === 'wal' ? 'WalWriter' : recorderKind,
+    recorder:
+      recorderKind === 'wal'
+        ? 'WalWriter'
+        : recorderKind === 'wal-object'
+          ? 'WalWriter.record'
+          : recorderKind,
     redis: design.redis ? 'streams' : '',
     cb_p50_us: us(callbackNs.getValueAtPercentile(50)),
     cb_p99_us: us(callbackNs.getValueAtPercentile(99)),
@@ -234,7 +251,17 @@ await runDesign({ name: 'warmup', scheduler: INLINE }, quotes, Math.ceil(count /
 const overhead = clockOverhead(count);
 const enqueueOnly = await runDesign({ name: 'enqueue-only (ring + worker turns)' }, quotes, count);
 const inline = await runDesign({ name: 'inline parse on the callback', scheduler: INLINE }, quotes, count);
+const objectWal = await runDesign(
+  { name: 'enqueue-only, WAL record(object)', recorder: 'wal-object' },
+  quotes,
+  count,
+);
 const noWal = await runDesign({ name: 'enqueue-only, WAL discarded', recorder: 'discard' }, quotes, count);
+const buildRow = await runDesign(
+  { name: 'enqueue-only, WAL = build payload only', recorder: 'build' },
+  quotes,
+  count,
+);
 const stringifyRow = await runDesign(
   { name: 'enqueue-only, WAL = JSON.stringify only', recorder: 'stringify' },
   quotes,
@@ -250,28 +277,38 @@ const extra = process.argv.includes('--all')
 await redisServer?.stop();
 const goals = { callback_p99_us: 10, per_core_sec: 300_000 };
 const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
-report('quotes', [enqueueOnly, inline, noWal, stringifyRow, withRedis, ...extra, overhead], {
-  quotes: count,
-  chunk,
-  batch,
-  cores: (await import('node:os')).availableParallelism(),
-  loadavg_1m: Number((await import('node:os')).loadavg()[0]?.toFixed(2)),
-  goals,
-  met: {
-    callback_p99: enqueueOnly.cb_p99_us <= goals.callback_p99_us,
-    per_core_with_wal: enqueueOnly.per_core_sec >= goals.per_core_sec,
-    per_core_without_wal: noWal.per_core_sec >= goals.per_core_sec,
+report(
+  'quotes',
+  [enqueueOnly, inline, objectWal, noWal, buildRow, stringifyRow, withRedis, ...extra, overhead],
+  {
+    quotes: count,
+    chunk,
+    batch,
+    cores: (await import('node:os')).availableParallelism(),
+    loadavg_1m: Number((await import('node:os')).loadavg()[0]?.toFixed(2)),
+    goals,
+    met: {
+      callback_p99: enqueueOnly.cb_p99_us <= goals.callback_p99_us,
+      per_core_with_wal: enqueueOnly.per_core_sec >= goals.per_core_sec,
+      per_core_without_wal: noWal.per_core_sec >= goals.per_core_sec,
+    },
+    callback_p99_ratio_inline_over_enqueue: ratio(inline.cb_p99_us, enqueueOnly.cb_p99_us),
+    per_core_ratio_enqueue_over_inline: ratio(enqueueOnly.per_core_sec, inline.per_core_sec),
+    wal_share_of_cpu: ratio(
+      1 / enqueueOnly.per_core_sec - 1 / noWal.per_core_sec,
+      1 / enqueueOnly.per_core_sec,
+    ),
+    per_core_ratio_json_over_object_wal: ratio(enqueueOnly.per_core_sec, objectWal.per_core_sec),
+    main_us_ratio_json_over_object_wal: ratio(enqueueOnly.main_us_per_quote, objectWal.main_us_per_quote),
+    build_share_of_wal: ratio(
+      1 / buildRow.per_core_sec - 1 / noWal.per_core_sec,
+      1 / enqueueOnly.per_core_sec - 1 / noWal.per_core_sec,
+    ),
+    stringify_cost_over_wal_cost: ratio(
+      1 / stringifyRow.per_core_sec - 1 / noWal.per_core_sec,
+      1 / enqueueOnly.per_core_sec - 1 / noWal.per_core_sec,
+    ),
+    stringified_bytes: stringified,
   },
-  callback_p99_ratio_inline_over_enqueue: ratio(inline.cb_p99_us, enqueueOnly.cb_p99_us),
-  per_core_ratio_enqueue_over_inline: ratio(enqueueOnly.per_core_sec, inline.per_core_sec),
-  wal_share_of_cpu: ratio(
-    1 / enqueueOnly.per_core_sec - 1 / noWal.per_core_sec,
-    1 / enqueueOnly.per_core_sec,
-  ),
-  stringify_share_of_wal: ratio(
-    1 / stringifyRow.per_core_sec - 1 / noWal.per_core_sec,
-    1 / enqueueOnly.per_core_sec - 1 / noWal.per_core_sec,
-  ),
-  stringified_bytes: stringified,
-});
+);
 process.exit(0);

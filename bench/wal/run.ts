@@ -10,6 +10,8 @@
  * - `raw write 1MiB + fdatasync`: the same with fdatasync after every piece (ceiling for `batch`).
  * - `raw write per event`: one fs.writeSync per event (what a recorder without batching would do).
  * - `wal fsync=<policy>`: WalWriter.record() for every event, then flush(); includes the final fsync.
+ * - `wal fsync=interval, JsonPayload`: the same events built with a JsonPayload and recorded with
+ *   recordJson() (no JSON.stringify, no escaping pass): what a caller that builds its payloads gets.
  *
  * Every case runs once per round, rounds interleaved (the machine and disk are shared). Reported per case:
  * the best and the median events/s over the rounds, CPU µs per event (process CPU time, all threads:
@@ -26,6 +28,7 @@ import { systemClock } from '../../src/clock.js';
 import { isGatewayError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { walSection } from '../../src/wal/config.js';
+import { JsonPayload } from '../../src/wal/json-payload.js';
 import { LineEncoder } from '../../src/wal/line-encoder.js';
 import { RecordClock } from '../../src/wal/record-clock.js';
 import { WAL_TOPICS, type WalTopic } from '../../src/wal/recorder.js';
@@ -55,6 +58,38 @@ function event(i: number) {
     side: 'B',
     v: 1,
   };
+}
+
+const K = {
+  k: JsonPayload.prepareKey('k'),
+  oid: JsonPayload.prepareKey('oid'),
+  sym: JsonPayload.prepareKey('sym'),
+  px: JsonPayload.prepareKey('px'),
+  q: JsonPayload.prepareKey('q'),
+  side: JsonPayload.prepareKey('side'),
+  v: JsonPayload.prepareKey('v'),
+};
+
+/** The same event as {@link event}, built as a JsonPayload (byte-identical record). */
+function eventPayload(json: JsonPayload, i: number): JsonPayload {
+  return json
+    .reset()
+    .beginObject()
+    .key(K.k)
+    .text('fill')
+    .key(K.oid)
+    .text(`ord-${100_000_000 + i}`)
+    .key(K.sym)
+    .text('AAPL')
+    .key(K.px)
+    .int(1_234_500 + (i % 100))
+    .key(K.q)
+    .int(100)
+    .key(K.side)
+    .text('B')
+    .key(K.v)
+    .int(1)
+    .endObject();
 }
 
 interface Row {
@@ -159,7 +194,7 @@ function perEventPieces(chunks: Buffer[]): Buffer[] {
   return out;
 }
 
-async function walRun(fsync: 'batch' | 'interval' | 'never', round: number): Promise<void> {
+async function walRun(fsync: 'batch' | 'interval' | 'never', round: number, payloads = false): Promise<void> {
   const dir = join(ROOT, `${fsync}-${round}`);
   const registry = new Registry();
   const writer = await WalWriter.open(
@@ -167,13 +202,18 @@ async function walRun(fsync: 'batch' | 'interval' | 'never', round: number): Pro
     { producerId: 'gw-bench', logger: createLogger({ level: 'warn', processId: 'bench' }), registry },
   );
   let queueFull = 0;
+  const json = new JsonPayload(1_024);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let i = 0;
   while (i < EVENTS) {
     const end = Math.min(EVENTS, i + 4096);
     try {
-      for (; i < end; i++) writer.record(TOPICS[i & 3] as WalTopic, event(i));
+      if (payloads) {
+        for (; i < end; i++) writer.recordJson(TOPICS[i & 3] as WalTopic, eventPayload(json, i));
+      } else {
+        for (; i < end; i++) writer.record(TOPICS[i & 3] as WalTopic, event(i));
+      }
     } catch (err) {
       if (!isGatewayError(err, 'GW_ERR_WAL_QUEUE_FULL')) throw err;
       queueFull++;
@@ -188,7 +228,8 @@ async function walRun(fsync: 'batch' | 'interval' | 'never', round: number): Pro
   const metrics = await registry.getMetricsAsJSON();
   const written = metrics.find((m) => m.name === 'hft_wal_bytes_total')?.values ?? [];
   const bytes = written.reduce((n, v) => n + v.value, 0);
-  rows.push({ name: `wal fsync=${fsync}`, round, events: EVENTS, bytes, seconds, cpuSeconds, queueFull });
+  const name = `wal fsync=${fsync}${payloads ? ', JsonPayload' : ''}`;
+  rows.push({ name, round, events: EVENTS, bytes, seconds, cpuSeconds, queueFull });
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -222,6 +263,7 @@ async function main(): Promise<void> {
     rawWrite('raw write 1MiB', round, encoded.chunks, false);
     rawWrite('raw write 1MiB + fdatasync', round, encoded.chunks, true);
     for (const policy of ['interval', 'batch', 'never'] as const) await walRun(policy, round);
+    await walRun('interval', round, true);
     rawWrite('raw write per event', round, perEvent, false);
   }
   rmSync(ROOT, { recursive: true, force: true });
@@ -233,7 +275,7 @@ async function main(): Promise<void> {
     `WAL bench: ${EVENTS} events of ~${Math.round(encodedBytes / EVENTS)} bytes on disk each, dir ${values.dir}, ${REPEAT} interleaved rounds, load average (1 min) ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end`,
   );
   console.log(
-    `${'case'.padEnd(28)}${col('best Mev/s')}${col('med Mev/s')}${col('best MB/s')}${col('CPU µs/ev')}${col('vs raw 1MiB', 13)}${col('vs raw/event', 13)}`,
+    `${'case'.padEnd(34)}${col('best Mev/s')}${col('med Mev/s')}${col('best MB/s')}${col('CPU µs/ev')}${col('vs raw 1MiB', 13)}${col('vs raw/event', 13)}`,
   );
   const summary: Record<string, unknown> = {
     bench: 'wal',
@@ -253,7 +295,7 @@ async function main(): Promise<void> {
     const vsPerEvent = medianRatio(name, 'raw write per event');
     const queueFull = mine.reduce((n, r) => n + (r.queueFull ?? 0), 0);
     console.log(
-      `${name.padEnd(28)}${col((best / 1e6).toFixed(3))}${col((median(rates) / 1e6).toFixed(3))}${col((bestRow.bytes / bestRow.seconds / 1e6).toFixed(1))}${col(cpuPerEvent.toFixed(2))}${col(vsRaw.toFixed(3), 13)}${col(vsPerEvent.toFixed(3), 13)}`,
+      `${name.padEnd(34)}${col((best / 1e6).toFixed(3))}${col((median(rates) / 1e6).toFixed(3))}${col((bestRow.bytes / bestRow.seconds / 1e6).toFixed(1))}${col(cpuPerEvent.toFixed(2))}${col(vsRaw.toFixed(3), 13)}${col(vsPerEvent.toFixed(3), 13)}`,
     );
     summary[name.replace(/\W+/g, '_')] = {
       best_events_per_s: Math.round(best),

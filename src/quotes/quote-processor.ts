@@ -4,6 +4,8 @@ import type { Logger } from '../log.js';
 import type { EventRecorder, WalTopic } from '../wal/recorder.js';
 import { LogRateLimiter } from './log-rate-limiter.js';
 import type { QuoteMetrics } from './quote-metrics.js';
+import { JsonPayload } from '../wal/json-payload.js';
+import { buildQuoteJson } from './quote-json.js';
 import type { QuotePublisher } from './quote-publisher.js';
 import { type RawSlot, TOPIC_NAMES } from './quote-ring.js';
 import { QUOTE_KINDS, type QuoteKind } from './quote-schema-v1.js';
@@ -38,6 +40,11 @@ export class QuoteProcessor {
   private readonly walLimiter: LogRateLimiter;
   /** The book keeps subscribed symbols only, so a feed sending other codes cannot grow it without bound. */
   private readonly subscribed: ReadonlySet<string>;
+  /**
+   * Set when the recorder takes pre-serialized JSON (the WalWriter does): the normalized quote is then
+   * written as its JSON bytes here and recorded without a second serialization inside the recorder.
+   */
+  private readonly json: JsonPayload | null;
   private readonly kindIndex: Readonly<Record<QuoteKind, number>> = {
     stock_tick: QUOTE_KINDS.indexOf('stock_tick'),
     stock_bidask: QUOTE_KINDS.indexOf('stock_bidask'),
@@ -58,6 +65,7 @@ export class QuoteProcessor {
     );
     this.walLimiter = new LogRateLimiter(parts.rejectLog.maxPerInterval, parts.rejectLog.intervalMs, clock);
     this.subscribed = new Set(parts.symbols);
+    this.json = parts.recorder.recordJson ? new JsonPayload() : null;
   }
 
   /**
@@ -110,8 +118,14 @@ export class QuoteProcessor {
     const quote = verdict.quote;
     if (verdict.override !== null) metrics.overrideAccepted.inc({ use: verdict.override });
     try {
-      if (recorder.record(WAL_TOPIC[slot.topic] as WalTopic, quote) < 0)
-        metrics.walRefused.inc({ code: 'dropped' });
+      const topic = WAL_TOPIC[slot.topic] as WalTopic;
+      const json = this.json === null ? null : buildQuoteJson(this.json, quote);
+      // recordJson exists whenever `json` was made; a quote the payload cannot hold goes as an object.
+      const seq =
+        json !== null && json.size >= 0
+          ? (recorder.recordJson as NonNullable<EventRecorder['recordJson']>).call(recorder, topic, json)
+          : recorder.record(topic, quote);
+      if (seq < 0) metrics.walRefused.inc({ code: 'dropped' });
     } catch (err) {
       const code = isGatewayError(err) ? err.code : 'unexpected';
       metrics.walRefused.inc({ code });

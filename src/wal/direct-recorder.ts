@@ -6,6 +6,7 @@ import type { clickhouseSection } from '../config/sections.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WalDirectConfig } from './config.js';
+import type { JsonPayload } from './json-payload.js';
 import { LineEncoder } from './line-encoder.js';
 import { assertProducerId } from './producer-id.js';
 import { RecordClock } from './record-clock.js';
@@ -180,10 +181,7 @@ export class DirectRecorder implements EventRecorder {
   }
 
   record(topic: WalTopic, payload: unknown): number {
-    if (this.closed) throw this.refuse('closed', 'GW_ERR_WAL_CLOSED');
-    const index = this.topicIndex.get(topic);
-    if (index === undefined)
-      throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', `unknown topic ${String(topic)}`);
+    const index = this.admit(topic);
     let json: string | undefined;
     try {
       json = JSON.stringify(payload);
@@ -192,6 +190,41 @@ export class DirectRecorder implements EventRecorder {
     }
     if (typeof json !== 'string')
       throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
+    this.checkSpace();
+    const seq = this.nextSeq;
+    const ts = this.recordClock;
+    ts.sample();
+    const buf = this.buffer.reserve(this.encoder.maxBytes(index, json.length));
+    const written = this.encoder.write(buf, this.buffer.offset, seq, ts.sec, ts.nsec, index, json);
+    this.accept(seq, written);
+    return seq;
+  }
+
+  /** See EventRecorder.recordJson: the same row as `record()` for the payload's value. */
+  recordJson(topic: WalTopic, json: JsonPayload): number {
+    const index = this.admit(topic);
+    const size = json.size;
+    if (size < 0) throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload not built');
+    this.checkSpace();
+    const seq = this.nextSeq;
+    const ts = this.recordClock;
+    ts.sample();
+    const buf = this.buffer.reserve(this.encoder.maxBytesEscaped(index, size));
+    const offset = this.buffer.offset;
+    const written = this.encoder.writeEscaped(buf, offset, seq, ts.sec, ts.nsec, index, json.buf, size);
+    this.accept(seq, written);
+    return seq;
+  }
+
+  private admit(topic: WalTopic): number {
+    if (this.closed) throw this.refuse('closed', 'GW_ERR_WAL_CLOSED');
+    const index = this.topicIndex.get(topic);
+    if (index === undefined)
+      throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', `unknown topic ${String(topic)}`);
+    return index;
+  }
+
+  private checkSpace(): void {
     if (this.bufferedRecords >= this.config.maxBufferedRecords) {
       throw this.refuse(
         'queue_full',
@@ -199,17 +232,15 @@ export class DirectRecorder implements EventRecorder {
         `${this.bufferedRecords} rows await ClickHouse`,
       );
     }
-    const seq = this.nextSeq;
+  }
+
+  private accept(seq: number, written: number): void {
     const ts = this.recordClock;
-    ts.sample();
-    const buf = this.buffer.reserve(this.encoder.maxBytes(index, json.length));
-    const written = this.encoder.write(buf, this.buffer.offset, seq, ts.sec, ts.nsec, index, json);
     this.buffer.commit(written, seq, ts.sec, ts.nsec);
     this.nextSeq = seq + 1;
     this.bufferedRecords++;
     if (this.buffer.count >= this.config.batchMaxRecords) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.config.flushIntervalMs);
-    return seq;
   }
 
   /** Highest sequence ClickHouse has acknowledged. */

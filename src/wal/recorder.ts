@@ -1,3 +1,5 @@
+import type { JsonPayload } from './json-payload.js';
+
 /**
  * What runtime code records events through. Implementations: the WAL-first writer (default) and the
  * direct ClickHouse recorder (compatibility mode). Callers never await the disk or the network.
@@ -23,4 +25,11 @@ export interface EventRecorder {
    * topic policy returns -1 and is counted.
    */
   record(topic: WalTopic, payload: unknown): number;
+  /**
+   * Optional fast path: an event built as a JsonPayload (already in the escaped form a record holds,
+   * validated by construction), recorded byte for byte as `record()` would record its value, without
+   * serializing again. Both implementations have it; a test double may leave it out. Same errors; a
+   * failed or incomplete payload is GW_ERR_WAL_RECORD_INVALID.
+   */
+  recordJson?(topic: WalTopic, json: JsonPayload): number;
 }

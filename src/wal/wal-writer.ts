@@ -6,6 +6,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { TopicPolicy, WalConfig } from './config.js';
 import { DISK_LEVELS, type DiskLevel, DiskPressureMonitor } from './disk-pressure-monitor.js';
+import type { JsonPayload } from './json-payload.js';
 import { LineEncoder } from './line-encoder.js';
 import { assertProducerId } from './producer-id.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
@@ -193,6 +194,65 @@ export class WalWriter implements EventRecorder {
    * the next number is not covered by a durable high-water mark yet (the next block's write is late).
    */
   record(topic: WalTopic, payload: unknown): number {
+    const index = this.admit(topic);
+    if (index < 0) return -1;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(payload);
+    } catch (err) {
+      throw this.refuse(
+        topic,
+        'invalid',
+        'GW_ERR_WAL_RECORD_INVALID',
+        `payload does not serialize: ${String(err)}`,
+      );
+    }
+    if (typeof json !== 'string')
+      throw this.refuse(topic, 'invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
+    const encoder = this.encoder;
+    let maxBytes = encoder.maxBytes(index, json.length);
+    if (maxBytes > this.config.maxRecordBytes) {
+      // The bound assumes the worst escaping; measure before refusing a record that may well fit.
+      maxBytes = encoder.maxBytes(index, 0) + Buffer.byteLength(JSON.stringify(json));
+    }
+    const seq = this.claim(topic, maxBytes);
+    const state = this.topics[index] as TopicState;
+    const buf = state.buffer.reserve(maxBytes);
+    const ts = this.recordClock;
+    ts.sample();
+    const written = encoder.write(buf, state.buffer.offset, seq, ts.sec, ts.nsec, index, json);
+    this.accept(state, index, seq, written);
+    return seq;
+  }
+
+  /**
+   * `record()` for an event built as a {@link JsonPayload} (already escaped, validated by construction):
+   * the record on disk is byte for byte what `record(topic, value)` writes for the same value, without
+   * serializing or escaping it here (the quote workers record their normalized quotes this way). A
+   * payload that failed or is incomplete is refused with GW_ERR_WAL_RECORD_INVALID (record the object
+   * with `record()` instead). Same errors, sequence and drop rules as `record()`; the payload may be
+   * reset and reused as soon as this returns.
+   */
+  recordJson(topic: WalTopic, json: JsonPayload): number {
+    const index = this.admit(topic);
+    if (index < 0) return -1;
+    const size = json.size;
+    if (size < 0) throw this.refuse(topic, 'invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload not built');
+    const encoder = this.encoder;
+    const maxBytes = encoder.maxBytesEscaped(index, size);
+    const seq = this.claim(topic, maxBytes);
+    const state = this.topics[index] as TopicState;
+    const buf = state.buffer.reserve(maxBytes);
+    const ts = this.recordClock;
+    ts.sample();
+    const at = state.buffer.offset;
+    const written = encoder.writeEscaped(buf, at, seq, ts.sec, ts.nsec, index, json.buf, size);
+    this.accept(state, index, seq, written);
+    return seq;
+  }
+
+  /** Closed, topic and disk-pressure checks: the topic's index, or -1 for a record dropped by policy. */
+  private admit(topic: WalTopic): number {
     if (this.closed) throw this.refuse(topic, 'closed', 'GW_ERR_WAL_CLOSED');
     const index = this.topicIndex.get(topic);
     if (index === undefined)
@@ -208,19 +268,11 @@ export class WalWriter implements EventRecorder {
       if (policy === 'halt')
         throw this.refuse(topic, 'halted', 'GW_ERR_WAL_HALTED', 'disk level CRITICAL, topic policy halt');
     }
-    let json: string | undefined;
-    try {
-      json = JSON.stringify(payload);
-    } catch (err) {
-      throw this.refuse(
-        topic,
-        'invalid',
-        'GW_ERR_WAL_RECORD_INVALID',
-        `payload does not serialize: ${String(err)}`,
-      );
-    }
-    if (typeof json !== 'string')
-      throw this.refuse(topic, 'invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
+    return index;
+  }
+
+  /** The next sequence number, if it is reserved and a record of up to `maxBytes` may be buffered. */
+  private claim(topic: WalTopic, maxBytes: number): number {
     const seq = this.nextSeq;
     if (!this.reservation.covers(seq)) {
       throw this.refuse(
@@ -230,30 +282,24 @@ export class WalWriter implements EventRecorder {
         `sequence ${seq} not reserved yet (high-water ${this.reservation.reservedThrough})`,
       );
     }
-    const encoder = this.encoder;
-    let maxBytes = encoder.maxBytes(index, json.length);
     if (maxBytes > this.config.maxRecordBytes) {
-      // The bound assumes the worst escaping; measure before refusing a record that may well fit.
-      maxBytes = encoder.maxBytes(index, 0) + Buffer.byteLength(JSON.stringify(json));
-      if (maxBytes > this.config.maxRecordBytes) {
-        throw this.refuse(
-          topic,
-          'invalid',
-          'GW_ERR_WAL_RECORD_INVALID',
-          `record of ${maxBytes} bytes above maxRecordBytes`,
-        );
-      }
+      throw this.refuse(
+        topic,
+        'invalid',
+        'GW_ERR_WAL_RECORD_INVALID',
+        `record of ${maxBytes} bytes above maxRecordBytes`,
+      );
     }
     if (this.buffered + maxBytes > this.config.maxBufferedBytes) {
       this.kick();
       throw this.refuse(topic, 'queue_full', 'GW_ERR_WAL_QUEUE_FULL', `${this.buffered} bytes buffered`);
     }
-    const state = this.topics[index] as TopicState;
-    const buf = state.buffer.reserve(maxBytes);
-    const ts = this.recordClock;
-    ts.sample();
-    const written = encoder.write(buf, state.buffer.offset, seq, ts.sec, ts.nsec, index, json);
-    state.buffer.commit(written, seq, ts.sec, ts.nsec);
+    return seq;
+  }
+
+  /** Accounts a record just encoded into the topic's buffer and schedules the commit. */
+  private accept(state: TopicState, index: number, seq: number, written: number): void {
+    state.buffer.commit(written, seq, this.recordClock.sec, this.recordClock.nsec);
     this.nextSeq = seq + 1;
     this.buffered += written;
     this.pendingBytes += written;
@@ -268,7 +314,6 @@ export class WalWriter implements EventRecorder {
         this.kick();
       }, this.config.batchMaxDelayMs);
     }
-    return seq;
   }
 
   /** Highest sequence durable under the fsync policy (see docs/wal.md). Every lower one is durable too. */

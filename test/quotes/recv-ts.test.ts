@@ -6,7 +6,11 @@ import { type ProcessorParts, QuoteProcessor } from '../../src/quotes/quote-proc
 /** A clock frozen at one wall/mono pair, which is all the anchor is taken from. */
 function processorAt(wallNs: bigint, monoMs: number): QuoteProcessor {
   const clock: Clock = { wallNs: () => wallNs, monoMs: () => monoMs };
-  return new QuoteProcessor({ clock, rejectLog: { maxPerInterval: 1, intervalMs: 1_000 } } as ProcessorParts);
+  return new QuoteProcessor({
+    clock,
+    recorder: { record: () => 0 },
+    rejectLog: { maxPerInterval: 1, intervalMs: 1_000 },
+  } as unknown as ProcessorParts);
 }
 
 describe('receive timestamps', () => {

@@ -39,6 +39,40 @@ describe('LineEncoder (hot-path encoder)', () => {
     );
   });
 
+  it('writes the same bytes from a payload given already escaped, short or long (both CRC paths)', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/),
+        fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+        fc.jsonValue(),
+        fc.string({ unit: 'binary', maxLength: 1_500 }),
+        (producerId, seq, tsNs, value, text) => {
+          const topic = 'market.tick';
+          const encoder = new LineEncoder(producerId, ['other.topic', topic]);
+          const sec = Number(tsNs / 1_000_000_000n);
+          const nsec = Number(tsNs % 1_000_000_000n);
+          for (const payload of [JSON.stringify(value), JSON.stringify(text), text]) {
+            const escaped = Buffer.from(JSON.stringify(payload).slice(1, -1), 'utf8');
+            const src = Buffer.alloc(escaped.length + 16, 0xee);
+            escaped.copy(src);
+            const max = encoder.maxBytesEscaped(1, escaped.length);
+            const buf = Buffer.alloc(max + 8, 0xee);
+            const n = encoder.writeEscaped(buf, 3, seq, sec, nsec, 1, src, escaped.length);
+            expect(buf.subarray(3, 3 + n)).toEqual(encodeRecord({ producerId, seq, tsNs, topic, payload }));
+            expect(n).toBeLessThanOrEqual(max);
+            // The string entry point agrees, whichever CRC path the length took.
+            const again = Buffer.alloc(encoder.maxBytes(1, payload.length));
+            expect(again.subarray(0, encoder.write(again, 0, seq, sec, nsec, 1, payload))).toEqual(
+              buf.subarray(3, 3 + n),
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('formats a timestamp as its decimal nanoseconds', () => {
     fc.assert(
       fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (tsNs) => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../../src/errors.js';
 import type { WalConfigInput } from '../../src/wal/config.js';
+import { JsonPayload } from '../../src/wal/json-payload.js';
 import { OPEN_SUFFIX } from '../../src/wal/manifest.js';
 import { WAL_TOPICS } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
@@ -210,6 +211,60 @@ describe('WalWriter', () => {
     await writer.close();
     expect(code(() => writer.record('ha.role', {}))).toBe('GW_ERR_WAL_CLOSED');
     expect(readSegments(dir, 'gw-1').flatMap((s) => s.records)).toHaveLength(1);
+  });
+
+  it('records a built JsonPayload exactly as record() records the same value, in one sequence', async () => {
+    const dir = tempDir('wal');
+    const { writer, registry } = await openWriter(dir, { maxRecordBytes: 1024 });
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return isGatewayError(err) ? err.code : String(err);
+      }
+      return 'no error';
+    };
+    const event = { px: 5_855_000, note: 'plain text', ok: true, levels: [1, -2, 3] };
+    const json = new JsonPayload(4_096);
+    const build = () =>
+      json
+        .reset()
+        .beginObject()
+        .key(JsonPayload.prepareKey('px'))
+        .int(event.px)
+        .key(JsonPayload.prepareKey('note'))
+        .text(event.note)
+        .key(JsonPayload.prepareKey('ok'))
+        .bool(event.ok)
+        .key(JsonPayload.prepareKey('levels'))
+        .beginArray()
+        .int(1)
+        .int(-2)
+        .int(3)
+        .endArray()
+        .endObject();
+    expect(writer.record('market.tick', event)).toBe(1);
+    expect(writer.recordJson('market.tick', build())).toBe(2);
+    expect(writer.recordJson('market.bidask', build())).toBe(3);
+    // A payload that failed, is incomplete, or is above maxRecordBytes: refused without using a number.
+    expect(code(() => writer.recordJson('market.tick', build().text('x')))).toBe('GW_ERR_WAL_RECORD_INVALID');
+    expect(code(() => writer.recordJson('market.tick', json.reset().beginObject()))).toBe(
+      'GW_ERR_WAL_RECORD_INVALID',
+    );
+    expect(code(() => writer.recordJson('market.tick', json.reset().text('z'.repeat(2_000))))).toBe(
+      'GW_ERR_WAL_RECORD_INVALID',
+    );
+    expect(writer.recordJson('market.tick', build())).toBe(4);
+    expect(await metricValue(registry, 'hft_wal_refused_total', { reason: 'invalid' })).toBe(3);
+    await writer.close();
+    const records = allRecords(dir, 'gw-1');
+    const text = JSON.stringify(event);
+    expect(records.map((r) => [r.seq, r.payload])).toEqual([
+      [1, text],
+      [2, text],
+      [3, text],
+      [4, text],
+    ]);
   });
 
   it('advances durableSeq on its own under interval fsync, and only after the records are written', async () => {
