@@ -8,7 +8,11 @@
  * `--batch=<n>` sends n intents per call (the gateway batches up to gateway.scriptBatchMax); the figures
  * are per intent.
  *
+ * `--symbols`/`--strategies` set how many distinct ones the intents cycle through (the exposure hash's
+ * size), `--redis-config=<name>:<value>` a Redis setting to try.
+ *
  *   npx tsx bench/gateway/script-cost.ts [--count=20000] [--concurrency=256] [--batch=1] [--dir=src/commands]
+ *        [--symbols=50] [--strategies=8] [--redis-config=hash-max-listpack-entries:64]
  */
 import { loadavg } from 'node:os';
 import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
@@ -27,6 +31,10 @@ import { argInt } from '../lib/report.js';
 const count = argInt('count', 20_000);
 const concurrency = argInt('concurrency', 256);
 const perCall = argInt('batch', 1);
+const symbols = argInt('symbols', 50);
+const strategies = argInt('strategies', 8);
+/** e.g. --redis-config=hash-max-listpack-entries:64 (CONFIG SET before the run). */
+const redisConfig = process.argv.find((a) => a.startsWith('--redis-config='))?.split('=')[1];
 const dir = process.argv.find((a) => a.startsWith('--dir='))?.split('=')[1];
 
 function stats(info: string): Map<string, { calls: number; usec: number }> {
@@ -54,8 +62,8 @@ try {
       newIntent(i, {
         qty: 1,
         price: 1_000_000,
-        symbol: `B${i % 50}`,
-        strategy_id: `strat-${i % 8}`,
+        symbol: `B${i % symbols}`,
+        strategy_id: `strat-${i % strategies}`,
         ttl_ms: 60_000,
       }),
     ),
@@ -72,6 +80,10 @@ try {
     limits,
     maxTrackedSymbols: 10_000,
   });
+  if (redisConfig) {
+    const [name, value] = redisConfig.split(':') as [string, string];
+    await redis.call('CONFIG', 'SET', name, value);
+  }
   await redis.call('CONFIG', 'RESETSTAT');
   const s0 = stats(await redis.info('commandstats'));
   const c0 = cpuUs(await redis.info('cpu'));
@@ -109,6 +121,11 @@ try {
       bench: 'admit-script-cost',
       dir: dir ?? 'src/commands',
       per_call: perCall,
+      symbols,
+      strategies,
+      redis_config: redisConfig ?? 'default',
+      exposure_encoding: await redis.call('OBJECT', 'ENCODING', '{hft}:exposure:acc-1'),
+      exposure_fields: await redis.hlen('{hft}:exposure:acc-1'),
       count,
       perSec: Math.round(count / elapsed),
       evalsha_us_per_intent: Math.round(evalsha * 10) / 10,

@@ -259,6 +259,17 @@ describe('batched gateway scripts', () => {
   });
 });
 
+describe('exposure hash encoding', () => {
+  it('pins the exposure hash to the hashtable encoding from its first write; readers skip the pin', async () => {
+    // A small hash would be a listpack, where every one of the 25 fields an admit reads is a linear scan.
+    expect((await store().admit(request(newIntent(1, { qty: 1, price: 1 })))).code).toBe(Code.ADMITTED);
+    expect(await redis.call('OBJECT', 'ENCODING', keys.exposure('acc-1'))).toBe('hashtable');
+    const e = await new ExposureReader(redis, keys).read('acc-1');
+    expect(e.account).toEqual({ q: 0, fn: 0, rbq: 1, rb: 1, rsq: 0, rs: 0 });
+    expect([...e.symbols.keys()]).toEqual(['2330']);
+  });
+});
+
 describe('CallBatcher', () => {
   it('keeps request order across batches and fails only the batch that failed', async () => {
     const seen: number[][] = [];

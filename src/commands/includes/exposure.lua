@@ -17,6 +17,15 @@
 ]]
 local EXPOSURE_METRICS = {"q", "fn", "rbq", "rb", "rsq", "rs"}
 
+-- Every commit writes this field, whose value is longer than hash-max-listpack-value (64): it pins the
+-- hash to the hashtable encoding from its first write. A listpack hash (Redis 7 keeps up to 512 fields
+-- that way) finds each field by a linear scan, and the scripts read 25 fields and write up to 13 per
+-- intent: with ~300 fields the admit script cost twice the Redis CPU (bench/gateway/script-cost.ts,
+-- docs/gateway.md). Readers skip it (not a "<level>|<metric>" field).
+local EXPOSURE_ENCODING_FIELD = "~encoding"
+local EXPOSURE_ENCODING_PIN =
+  "hashtable: field lookups stay O(1) at any size; see src/commands/includes/exposure.lua"
+
 local function exposureIsZero(v)
   return v.q == 0 and v.fn == 0 and v.rbq == 0 and v.rb == 0 and v.rsq == 0 and v.rs == 0
 end
@@ -94,6 +103,8 @@ local function exposureCommit(hash, idleKey, symbol, state, deltas)
   end
   set[ns + 1] = fields[25]
   set[ns + 2] = state.pn
+  set[ns + 3] = EXPOSURE_ENCODING_FIELD
+  set[ns + 4] = EXPOSURE_ENCODING_PIN
   rcall("HSET", hash, unpack(set))
   if nd > 0 then
     rcall("HDEL", hash, unpack(del))
