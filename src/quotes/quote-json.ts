@@ -10,15 +10,37 @@ const RECV_TS = JsonPayload.prepareKey('recv_ts_ns');
 const INGRESS_SEQ = JsonPayload.prepareKey('ingress_seq');
 const FIELDS = JsonPayload.prepareKey('fields');
 
+/** How a field is written: small integers, so the per-field dispatch is a jump, not string compares. */
+const INT = 0;
+const TEXT = 1;
+const BOOL = 2;
+const LEVELS = 3;
+
+function writeAs(type: FieldType): number {
+  switch (type) {
+    case 'code':
+    case 'datetime':
+      return TEXT;
+    case 'bool':
+      return BOOL;
+    case 'price5':
+    case 'volume5':
+    case 'signed_volume5':
+      return LEVELS;
+    default:
+      return INT;
+  }
+}
+
 interface KindKeys {
   readonly keys: readonly PayloadKey[];
   readonly names: readonly string[];
-  readonly types: readonly FieldType[];
+  readonly as: Uint8Array;
 }
 
 function kindKeys(kind: QuoteKind): KindKeys {
   const { names, types } = LAYOUTS[kind];
-  return { keys: names.map((n) => JsonPayload.prepareKey(n)), names, types };
+  return { keys: names.map((n) => JsonPayload.prepareKey(n)), names, as: Uint8Array.from(types, writeAs) };
 }
 
 const KEYS: Readonly<Record<QuoteKind, KindKeys>> = Object.freeze({
@@ -54,30 +76,20 @@ export function buildQuoteJson(json: JsonPayload, quote: NormalizedQuote): JsonP
     .int(quote.ingress_seq)
     .key(FIELDS)
     .beginObject();
-  const { keys, names, types } = KEYS[quote.kind];
+  const { keys, names, as } = KEYS[quote.kind];
   const fields = quote.fields;
   for (let i = 0; i < names.length; i++) {
     json.key(keys[i] as PayloadKey);
     const v = fields[names[i] as string];
-    switch (types[i] as FieldType) {
-      case 'code':
-      case 'datetime':
-        json.text(v as string);
-        break;
-      case 'bool':
-        json.bool(v as boolean);
-        break;
-      case 'price5':
-      case 'volume5':
-      case 'signed_volume5': {
-        const levels = v as readonly number[];
-        json.beginArray();
-        for (let j = 0; j < levels.length; j++) json.int(levels[j] as number);
-        json.endArray();
-        break;
-      }
-      default:
-        json.int(v as number);
+    const how = as[i];
+    if (how === INT) json.int(v as number);
+    else if (how === TEXT) json.text(v as string);
+    else if (how === BOOL) json.bool(v as boolean);
+    else {
+      const levels = v as readonly number[];
+      json.beginArray();
+      for (let j = 0; j < levels.length; j++) json.int(levels[j] as number);
+      json.endArray();
     }
   }
   return json.endObject().endObject();
