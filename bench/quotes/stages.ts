@@ -7,7 +7,11 @@
  * - `validate (scanner)`: QuoteValidator.validate, what the quote workers run (the byte scanner).
  * - `validate (reference)`: the JSON.parse + schema-table path, which decides whatever the scanner hands over.
  * - `JSON.stringify(normalized)`: what the WAL's record(topic, object) does before its own encoding.
- * - `WalWriter.record`: the whole WAL append (stringify, line encoding, CRC, buffering), no disk wait.
+ * - `WalWriter.record`: the whole WAL append from the object (stringify, escaping, CRC, buffering) and
+ *   its share of the writes (each WAL stage ends with flush() inside its measurement): the path before
+ *   JsonPayload.
+ * - `buildQuoteJson`: building the quote's JsonPayload (what the workers do instead of stringify).
+ * - `build + WalWriter.recordJson`: the workers' WAL append now (build, native copy, CRC, buffering).
  *
  *   npx tsx bench/quotes/stages.ts [--count=100000]
  */
@@ -16,7 +20,9 @@ import { Registry } from 'prom-client';
 import { createLogger } from '../../src/log.js';
 import { FeedSimulator } from '../../src/quotes/feed-sim.js';
 import type { NormalizedQuote } from '../../src/quotes/quote-schema-v1.js';
+import { buildQuoteJson } from '../../src/quotes/quote-json.js';
 import { QuoteValidator } from '../../src/quotes/quote-validator.js';
+import { JsonPayload } from '../../src/wal/json-payload.js';
 import { walSection } from '../../src/wal/config.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 import { removeTempDir, tempDir } from '../../test/harness/process.js';
@@ -49,6 +55,7 @@ const writer = await WalWriter.open(
   },
 );
 
+const json = new JsonPayload();
 const at = (i: number) => quotes[i % quotes.length] as (typeof quotes)[number];
 const norm = (i: number) => normalized[i % normalized.length] as NormalizedQuote;
 const stages: [string, (i: number) => unknown][] = [
@@ -60,6 +67,15 @@ const stages: [string, (i: number) => unknown][] = [
     'WalWriter.record',
     (i) => writer.record(at(i).topic === 'tick' ? 'market.tick' : 'market.bidask', norm(i)),
   ],
+  ['buildQuoteJson', (i) => buildQuoteJson(json, norm(i)).size],
+  [
+    'build + WalWriter.recordJson',
+    (i) =>
+      writer.recordJson(
+        at(i).topic === 'tick' ? 'market.tick' : 'market.bidask',
+        buildQuoteJson(json, norm(i)),
+      ),
+  ],
 ];
 const cpuNs = new Map<string, number>();
 const rounds = 10;
@@ -69,10 +85,13 @@ for (let round = -2; round < rounds; round++) {
   for (const [name, stage] of stages) {
     const t0 = process.cpuUsage();
     for (let i = 0; i < perRound; i++) if (stage(i + (round + 2) * perRound) === null) sink++;
+    // A WAL stage's own writes (writev on the thread pool, sha256, fsync) are part of its cost: wait for
+    // them inside the measurement, or the next stage would be charged for them.
+    if (name.includes('WalWriter')) await writer.flush();
     const c = process.cpuUsage(t0);
     // The first two rounds warm the JIT and are not counted.
     if (round >= 0) cpuNs.set(name, (cpuNs.get(name) ?? 0) + (c.user + c.system) * 1_000);
-    // Let the WAL's flush loop write between rounds.
+    // Let timers and the WAL's flush loop run between stages.
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
