@@ -18,7 +18,7 @@
  * counted too) and the 1-minute load average.
  *
  *   npx tsx bench/gateway/run.ts [--count=20000] [--concurrency=256] [--submitters=2]
- *                                [--rates=1000,5000] [--seconds=5] [--profile=<dir>]
+ *                                [--rates=1000,5000] [--seconds=5] [--profile=<dir>] [--batch-max=32]
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -47,6 +47,8 @@ const count = argInt('count', 20_000);
 const concurrency = argInt('concurrency', 256);
 const submitters = argInt('submitters', 2);
 const seconds = argInt('seconds', 5);
+/** gateway.scriptBatchMax for the gateway under test (1 = one intent per admit/outcome call). */
+const batchMaxArg = argInt('batch-max', 32);
 const rates = (process.argv.find((a) => a.startsWith('--rates='))?.split('=')[1] ?? '1000,5000')
   .split(',')
   .map(Number);
@@ -276,6 +278,7 @@ try {
       },
     },
     exposure: { defaults: { symbolNotional: 1e15, strategyNotional: 1e15, accountNotional: 1e15 } },
+    gateway: { scriptBatchMax: batchMaxArg },
   };
   const config = loadConfig({ overrides: input });
   const probe = await connectRedis({ url: server.url, name: 'bench-probe' });

@@ -29,7 +29,8 @@ export const gatewaySection = z
      * Most intents one admit script call decides, and most outcomes one outcome script call records.
      * Admits (outcomes) requested in the same tick, or while `scriptBatchInFlight` such calls are already
      * in flight, go out together; each is decided exactly as a call of its own in the same order would be.
-     * Larger batches cost less Redis and gateway CPU per intent but hold Redis longer per call. 1 = off.
+     * Larger batches cost less Redis and gateway CPU per intent but hold Redis longer per call. 1 = off:
+     * one call per intent and no bound on calls in flight.
      */
     scriptBatchMax: z.number().int().min(1).max(512).default(32),
     /** Admit (outcome) script calls in flight at once; further requests wait and join the next batch. */

@@ -62,8 +62,8 @@ export interface GatewayStoreOptions {
  * them one after the other as separate calls in the same order would.
  */
 export class GatewayStore {
-  private readonly admits: CallBatcher<AdmitRequest, ScriptAnswer>;
-  private readonly outcomes: CallBatcher<OutcomeRequest, ScriptAnswer>;
+  private readonly admits: CallBatcher<AdmitRequest, ScriptAnswer> | undefined;
+  private readonly outcomes: CallBatcher<OutcomeRequest, ScriptAnswer> | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -74,12 +74,15 @@ export class GatewayStore {
   ) {
     const max = opts.batchMax ?? 32;
     const inFlight = opts.batchInFlight ?? 4;
-    this.admits = new CallBatcher((rs) => this.admitMany(rs), max, inFlight);
-    this.outcomes = new CallBatcher((rs) => this.recordOutcomes(rs), max, inFlight);
+    // batchMax 1: no batcher at all, one call per request and no bound on calls in flight (as before).
+    if (max > 1) {
+      this.admits = new CallBatcher((rs) => this.admitMany(rs), max, inFlight);
+      this.outcomes = new CallBatcher((rs) => this.recordOutcomes(rs), max, inFlight);
+    }
   }
 
   admit(r: AdmitRequest): Promise<ScriptAnswer> {
-    return this.admits.call(r);
+    return this.admits ? this.admits.call(r) : this.admitMany([r]).then(first);
   }
 
   /** Admits `rs` in order in one script call (admitIntent-n); one answer per request. */
@@ -137,7 +140,7 @@ export class GatewayStore {
   }
 
   recordOutcome(r: OutcomeRequest): Promise<ScriptAnswer> {
-    return this.outcomes.call(r);
+    return this.outcomes ? this.outcomes.call(r) : this.recordOutcomes([r]).then(first);
   }
 
   /** Records `rs` in order in one script call (recordOutcome-n); one answer per request. */
@@ -271,4 +274,8 @@ export class GatewayStore {
       extra: typeof reply[2] === 'number' ? reply[2] : 0,
     };
   }
+}
+
+function first(answers: ScriptAnswer[]): ScriptAnswer {
+  return answers[0] as ScriptAnswer;
 }

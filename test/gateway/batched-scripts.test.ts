@@ -259,6 +259,19 @@ describe('batched gateway scripts', () => {
   });
 });
 
+describe('batching off (scriptBatchMax 1)', () => {
+  it('sends one script call per admit, all at once', async () => {
+    const s = store(1);
+    await s.admitMany([request(newIntent(100, { qty: 1, price: 1 }))]); // the script is loaded
+    await redis.call('CONFIG', 'RESETSTAT');
+    const rs = Array.from({ length: 10 }, (_, i) => request(newIntent(i, { qty: 1, price: 1 })));
+    const answers = await Promise.all(rs.map((r) => s.admit(r)));
+    expect(answers.map((a) => a.code)).toEqual(rs.map(() => Code.ADMITTED));
+    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    expect(calls).toBe(10);
+  });
+});
+
 describe('exposure hash encoding', () => {
   it('pins the exposure hash to the hashtable encoding from its first write; readers skip the pin', async () => {
     // A small hash would be a listpack, where every one of the 25 fields an admit reads is a linear scan.
