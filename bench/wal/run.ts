@@ -12,6 +12,9 @@
  * - `wal fsync=<policy>`: WalWriter.record() for every event, then flush(); includes the final fsync.
  * - `wal fsync=interval, JsonPayload`: the same events built with a JsonPayload and recorded with
  *   recordJson() (no JSON.stringify, no escaping pass): what a caller that builds its payloads gets.
+ * - `split: stringify | worker`: an experiment, not the WalWriter: the event loop only stringifies and
+ *   copies each event's JSON into a shared ring, a worker thread encodes, hashes and writes with an
+ *   interval fdatasync (split-worker.ts). The main thread's own time is printed after the table.
  *
  * Every case runs once per round, rounds interleaved (the machine and disk are shared). Reported per case:
  * the best and the median events/s over the rounds, CPU µs per event (process CPU time, all threads:
@@ -23,6 +26,7 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import { systemClock } from '../../src/clock.js';
 import { isGatewayError } from '../../src/errors.js';
@@ -33,6 +37,7 @@ import { LineEncoder } from '../../src/wal/line-encoder.js';
 import { RecordClock } from '../../src/wal/record-clock.js';
 import { WAL_TOPICS, type WalTopic } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
+import { CTL_DONE, CTL_HEAD, CTL_TAIL, RING_WRAP } from './split-ring.js';
 
 const { values } = parseArgs({
   options: {
@@ -233,6 +238,89 @@ async function walRun(fsync: 'batch' | 'interval' | 'never', round: number, payl
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * The thread-split experiment (not the WalWriter): the event loop's thread only serializes each event
+ * and copies its JSON text into a shared ring; one worker thread (split-worker.ts) encodes the lines
+ * (escaping, digits, CRC), hashes and writes them in 1 MiB pieces with fdatasync every 50 ms. No
+ * acknowledgements, seals or recovery: it measures what the split could gain at best on this machine.
+ */
+async function splitRun(round: number): Promise<void> {
+  const RING = 16 << 20;
+  const ring = new SharedArrayBuffer(RING);
+  const control = new SharedArrayBuffer(16);
+  const bytes = Buffer.from(ring);
+  const view = new DataView(ring);
+  const ctl = new Int32Array(control);
+  const file = join(ROOT, `split-${round}.wal`);
+  const entry = new URL('./split-worker.ts', import.meta.url).href;
+  const worker = new Worker(
+    `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`,
+    { eval: true, workerData: { ring, control, file } },
+  );
+  await new Promise((resolve) => worker.once('online', resolve));
+  const result = new Promise<{ records: number; bytes: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const topicIndex = TOPICS.map((t) => WAL_TOPICS.indexOf(t));
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  let head = 0;
+  let waits = 0;
+  let waitedMs = 0;
+  for (let i = 0; i < EVENTS; i++) {
+    const json = JSON.stringify(event(i));
+    const need = 8 + ((json.length * 3 + 3) & ~3);
+    for (;;) {
+      const tail = Atomics.load(ctl, CTL_TAIL);
+      if (head >= tail) {
+        if (RING - head >= need + 4) break;
+        if (tail > need) {
+          view.setUint32(head, RING_WRAP, true);
+          head = 0;
+          break;
+        }
+      } else if (tail - head > need) break;
+      // Ring full: publish what is there and wait for the worker.
+      Atomics.store(ctl, CTL_HEAD, head);
+      Atomics.notify(ctl, CTL_HEAD);
+      const w0 = performance.now();
+      Atomics.wait(ctl, CTL_TAIL, tail, 1);
+      waitedMs += performance.now() - w0;
+      waits++;
+    }
+    const len = bytes.write(json, head + 8, 'utf8');
+    view.setUint32(head, len, true);
+    view.setUint32(head + 4, topicIndex[i & 3] as number, true);
+    head += 8 + ((len + 3) & ~3);
+    if ((i & 63) === 63) {
+      Atomics.store(ctl, CTL_HEAD, head);
+      Atomics.notify(ctl, CTL_HEAD);
+    }
+  }
+  Atomics.store(ctl, CTL_HEAD, head);
+  Atomics.store(ctl, CTL_DONE, 1);
+  Atomics.notify(ctl, CTL_HEAD);
+  // The main thread's own work: its wall time minus the time it sat waiting for ring space.
+  const mainSeconds = (performance.now() - t0 - waitedMs) / 1000;
+  const done = await result;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuSeconds = cpuSince(c0);
+  await worker.terminate();
+  rmSync(file, { force: true });
+  if (done.records !== EVENTS) throw new Error(`split worker wrote ${done.records} of ${EVENTS}`);
+  rows.push({
+    name: 'split: stringify | worker',
+    round,
+    events: EVENTS,
+    bytes: done.bytes,
+    seconds,
+    cpuSeconds,
+  });
+  splitMain.push({ mainSeconds, waits });
+}
+const splitMain: { mainSeconds: number; waits: number }[] = [];
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -264,6 +352,7 @@ async function main(): Promise<void> {
     rawWrite('raw write 1MiB + fdatasync', round, encoded.chunks, true);
     for (const policy of ['interval', 'batch', 'never'] as const) await walRun(policy, round);
     await walRun('interval', round, true);
+    await splitRun(round);
     rawWrite('raw write per event', round, perEvent, false);
   }
   rmSync(ROOT, { recursive: true, force: true });
@@ -306,6 +395,13 @@ async function main(): Promise<void> {
       ratio_to_raw_per_event: Number(vsPerEvent.toFixed(3)),
       ...(queueFull ? { queue_full: queueFull } : {}),
     };
+  }
+  if (splitMain.length > 0) {
+    const m = median(splitMain.map((x) => (x.mainSeconds * 1e6) / EVENTS));
+    console.log(
+      `split experiment: the main thread's hand-over (stringify + copy into the ring, waits for ring space excluded) ${m.toFixed(2)} µs/event (wall, median of rounds); ring-full waits per round ${splitMain.map((x) => x.waits).join('/')}`,
+    );
+    summary.split_main_us_per_event = Number(m.toFixed(3));
   }
   console.log(JSON.stringify(summary));
 }
