@@ -43,10 +43,13 @@ export const loaderSection = z
       .regex(/^[A-Za-z0-9_-]{1,64}$/)
       .default('wal-load'),
     /**
-     * Segments one loader process loads at once: the backpressure bound (each streams one 1 MiB read chunk
-     * at a time; ClickHouse holds up to one batch per INSERT).
+     * Segments one loader process loads at once: the backpressure bound (each holds at most one segment
+     * of ≤ batchBytes in memory, else streams one 1 MiB read chunk at a time; ClickHouse holds up to one
+     * batch per INSERT). 3, not 2: a load spends about a third of its time outside its INSERT (pass 1,
+     * landed check, state CASes, archive), so 2 kept only ~1.25 INSERTs in flight on average and 3 keeps
+     * ~1.7 (docs/replay.md, "Where a segment's wall time goes").
      */
-    concurrency: z.number().int().min(1).max(64).default(2),
+    concurrency: z.number().int().min(1).max(64).default(3),
     /** Records per INSERT; a batch also ends at batchBytes. Boundaries depend only on the file's bytes. */
     batchRows: z.number().int().min(1).max(1_000_000).default(50_000),
     batchBytes: z

@@ -10,7 +10,15 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { LoadTimeline } from './load-timeline.js';
 import type { LoaderMetrics } from './metrics.js';
 import { type SegmentFiles, applyRetention, readManifest } from './segment-files.js';
-import { type BatchSummary, type Piece, SegmentReader, quarantineReasonOf } from './segment-reader.js';
+import {
+  type BatchSummary,
+  type Piece,
+  READ_BUFFER_BYTES,
+  ReadBufferPool,
+  SegmentReader,
+  type VerifiedSegment,
+  quarantineReasonOf,
+} from './segment-reader.js';
 import { SegmentState, type SegmentStateStore } from './segment-state-store.js';
 import type { EventSink } from './wal-events-sink.js';
 
@@ -59,7 +67,12 @@ export interface SegmentLoaderDeps {
  * zombie attempt cannot advance the state, and rows it may still insert collapse on (producer_id, seq).
  */
 export class SegmentLoader {
-  constructor(private readonly deps: SegmentLoaderDeps) {}
+  /** Pass 1's read buffers, reused: enough free ones for `concurrency` segments of up to 16 MiB. */
+  private readonly pool: ReadBufferPool;
+
+  constructor(private readonly deps: SegmentLoaderDeps) {
+    this.pool = new ReadBufferPool(READ_BUFFER_BYTES, deps.config.concurrency * 16);
+  }
 
   /** `enqueuedAtMs`: when the job was added (wall ms), for the timeline in the segment's last log line. */
   async load(files: SegmentFiles, enqueuedAtMs?: number): Promise<LoadOutcome> {
@@ -164,8 +177,15 @@ export class SegmentLoader {
       resumeAfter = landed.maxSeq;
     }
 
-    // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing.
-    await SegmentReader.verifyFile(files.segmentPath, manifest);
+    // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing. A
+    // segment of at most one batch's bytes stays in memory for pass 2 (the memory bound per load is one
+    // batch either way); a larger one is read again.
+    let verified: VerifiedSegment | undefined;
+    if (manifest.bytes <= config.batchBytes) {
+      verified = await SegmentReader.readVerified(files.segmentPath, manifest, this.pool);
+    } else {
+      await SegmentReader.verifyFile(files.segmentPath, manifest);
+    }
     timeline.mark('pass1');
     fault('before-insert', files.segmentId);
     lease.assertHeld();
@@ -181,7 +201,7 @@ export class SegmentLoader {
     timeline.mark('loading');
 
     for (let pass = 0; ; pass += 1) {
-      await this.insertAll(files, manifest, resumeAfter, lease);
+      await this.insertAll(files, manifest, resumeAfter, lease, verified);
       fault('after-insert', files.segmentId);
       timeline.mark('inserted');
       const landed = await this.checked('verify', () => sink.landed(manifest));
@@ -198,6 +218,8 @@ export class SegmentLoader {
       resumeAfter = -1;
     }
     timeline.mark('verified');
+    // Every INSERT that used these buffers has returned (the server had read each whole body).
+    if (verified) this.pool.give(verified.buffers);
     metrics.bytesLoaded.inc(manifest.bytes);
     await this.markLoaded(files, manifest, token, from, lease, timeline);
     return 'loaded';
@@ -214,12 +236,14 @@ export class SegmentLoader {
     manifest: SegmentManifest,
     resumeAfter: number,
     lease: LeaseKeeper,
+    verified: VerifiedSegment | undefined,
   ): Promise<void> {
     const { sink, config, metrics, fault } = this.deps;
     const reader = new SegmentReader(files.segmentPath, manifest, {
       batchRows: config.batchRows,
       batchBytes: config.batchBytes,
       skipThroughSeq: resumeAfter,
+      ...(verified ? { source: verified } : {}),
     });
     let inserted = 0;
     try {

@@ -55,10 +55,51 @@ export interface SegmentReaderOptions {
   /** Records with seq ≤ this are read and verified but not put in a batch (already in ClickHouse). */
   readonly skipThroughSeq?: number;
   readonly readChunkBytes?: number;
+  /**
+   * The segment's bytes as pass 1 read and hashed them ({@link SegmentReader.readVerified}): pass 2 scans
+   * these instead of reading the file again, so what is sent is exactly what the sha256 covered.
+   */
+  readonly source?: VerifiedSegment;
+}
+
+/** A whole segment in memory, read and sha256-checked against its manifest by pass 1. */
+export interface VerifiedSegment {
+  /** The file's bytes in order (views of `buffers`). */
+  readonly chunks: readonly Buffer[];
+  /** The pooled buffers behind `chunks`: give them back only once nothing uses the chunks any more. */
+  readonly buffers: readonly Buffer[];
+}
+
+/**
+ * Read buffers reused across segments: pass 1 reads a segment into them, pass 2 sends views of them, and
+ * the loader gives them back once the segment's INSERTs are done (a failed load never gives them back,
+ * so a request still holding them cannot see them reused). Allocating ~9 fresh MiB per segment instead
+ * cost the loader more in GC than the read itself (docs/replay.md, "Benchmark").
+ */
+export class ReadBufferPool {
+  private readonly free: Buffer[] = [];
+
+  constructor(
+    readonly bufferBytes: number,
+    private readonly maxFree: number,
+  ) {}
+
+  take(): Buffer {
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(this.bufferBytes);
+  }
+
+  give(buffers: readonly Buffer[]): void {
+    for (const b of buffers) {
+      if (this.free.length >= this.maxFree) return;
+      if (b.length === this.bufferBytes) this.free.push(b);
+    }
+  }
 }
 
 const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 const DEFAULT_HASH_READ_BYTES = 1024 * 1024;
+/** Size of the pooled buffers pass 1 reads a segment into (see {@link ReadBufferPool}). */
+export const READ_BUFFER_BYTES = 1024 * 1024;
 
 const NEWLINE = 0x0a;
 const CLOSE_BRACE = 0x7d;
@@ -137,6 +178,50 @@ export class SegmentReader {
   }
 
   /**
+   * Pass 1 keeping the bytes: reads the whole file into pooled buffers, hashing each read, and checks
+   * size and sha256 against the manifest before returning them. Nothing of it can be sent before this
+   * returns, and pass 2 over the result sends exactly the bytes the hash covered (no second read that a
+   * disk fault could change). For segments of at most `batchBytes` (the loader's memory bound per load).
+   */
+  static async readVerified(
+    path: string,
+    manifest: SegmentManifest,
+    pool: ReadBufferPool,
+  ): Promise<VerifiedSegment> {
+    const hash = createHash('sha256');
+    const buffers: Buffer[] = [];
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const file = await open(path, 'r');
+    try {
+      for (;;) {
+        const buf = pool.take();
+        const { bytesRead } = await file.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) {
+          pool.give([buf]);
+          break;
+        }
+        buffers.push(buf);
+        const chunk = buf.subarray(0, bytesRead);
+        chunks.push(chunk);
+        hash.update(chunk);
+        bytes += bytesRead;
+        // A file longer than its manifest says fails below anyway; stop reading it into memory.
+        if (bytes > manifest.bytes) break;
+      }
+    } finally {
+      await file.close();
+    }
+    try {
+      checkDigest(manifest, bytes, hash.digest('hex'));
+    } catch (err) {
+      pool.give(buffers);
+      throw err;
+    }
+    return { chunks, buffers };
+  }
+
+  /**
    * Pass 2, streaming: the next piece of verified bytes, the end of the current batch, or the end of the
    * file. Each call reads at most one chunk. A batch's `batch-end` (and the last batch's, only after the
    * end-of-file checks) is the consumer's signal that the bytes handed out since the previous one are a
@@ -173,11 +258,13 @@ export class SegmentReader {
       this.pos = 0;
       return;
     }
-    this.iterator ??= (
-      createReadStream(this.path, {
-        highWaterMark: this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
-      }) as AsyncIterable<Buffer>
-    )[Symbol.asyncIterator]();
+    this.iterator ??= this.opts.source
+      ? inMemory(this.opts.source.chunks)
+      : (
+          createReadStream(this.path, {
+            highWaterMark: this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
+          }) as AsyncIterable<Buffer>
+        )[Symbol.asyncIterator]();
     const next = await this.iterator.next();
     if (next.done) {
       this.finished = true;
@@ -327,6 +414,10 @@ export class SegmentReader {
   private corrupt(reason: QuarantineReason, detail: string): GatewayError {
     return segmentCorrupt(this.manifest.segmentId, reason, detail);
   }
+}
+
+async function* inMemory(chunks: readonly Buffer[]): AsyncGenerator<Buffer> {
+  yield* chunks;
 }
 
 function checkDigest(manifest: SegmentManifest, bytes: number, digest: string): void {

@@ -85,8 +85,13 @@ describe('loaders: replay safety and scale-out', () => {
   });
 
   it('two loader processes drain a backlog of many segments: none left behind, no duplicate rows', async () => {
-    // Both loaders up before the backlog appears, so both are waiting for jobs when it does.
-    await Promise.all([scenario.spawnLoader('loader-a'), scenario.spawnLoader('loader-b')]);
+    // Both loaders up before the backlog appears, so both are waiting for jobs when it does. loader-b's
+    // batchBytes is below a segment's size, so it reads each segment a second time for pass 2 while
+    // loader-a sends the buffers pass 1 hashed: both paths drain the same backlog.
+    await Promise.all([
+      scenario.spawnLoader('loader-a'),
+      scenario.spawnLoader('loader-b', { loader: { batchBytes: 16_384 } }),
+    ]);
     const segments = writeBacklog(scenario.walDir, { segments: 40, recordsPerSegment: 700 });
     const ids = segments.map((s) => s.manifest.segmentId);
     await scenario.waitFinished(ids);

@@ -1,6 +1,12 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SegmentReader, type SegmentBatch, quarantineReasonOf } from '../../loaders/segment-reader.js';
+import {
+  ReadBufferPool,
+  SegmentReader,
+  type SegmentBatch,
+  quarantineReasonOf,
+} from '../../loaders/segment-reader.js';
 import { encodeRecord } from '../../src/wal/record.js';
 import { tempDir } from '../harness/process.js';
 import { type FixtureSegment, writeSegment } from './fixtures.js';
@@ -128,6 +134,87 @@ describe('SegmentReader', () => {
       const segment = writeSegment(dir, { firstSeq: 1 + i * 1_000_000, count: 50 });
       writeFileSync(segment.segmentPath, mutate(segment));
       expect(await reasonOf(readAll(segment)), reason).toBe(reason);
+    }
+  });
+
+  it('readVerified keeps the hashed bytes in pooled buffers; pass 2 over them yields the same batches', async () => {
+    const dir = tempDir('reader');
+    for (const bufferBytes of [64, 97, 4_096, 1 << 20]) {
+      const pool = new ReadBufferPool(bufferBytes, 1_000);
+      const segment = writeSegment(dir, { firstSeq: 1 + bufferBytes * 1_000, count: 300, seqStep: 2 });
+      const verified = await SegmentReader.readVerified(segment.segmentPath, segment.manifest, pool);
+      expect(Buffer.concat(verified.chunks)).toEqual(readFileSync(segment.segmentPath));
+      const fromMemory = await readAll(segment, { batchRows: 7, source: verified });
+      const fromFile = await readAll(segment, { batchRows: 7 });
+      expect(fromMemory.map(({ chunks, ...b }) => b)).toEqual(fromFile.map(({ chunks, ...b }) => b));
+      expect(Buffer.concat(fromMemory.flatMap((b) => b.chunks))).toEqual(readFileSync(segment.segmentPath));
+      // Given back buffers are handed out again (no fresh allocation per segment).
+      pool.give(verified.buffers);
+      expect(pool.take()).toBe(verified.buffers.at(-1));
+    }
+  });
+
+  it('readVerified refuses a file whose bytes or size differ from the manifest, longer ones too', async () => {
+    const dir = tempDir('reader');
+    const pool = new ReadBufferPool(1_024, 100);
+    const flipped = writeSegment(dir, { firstSeq: 1, count: 50 });
+    const bytes = readFileSync(flipped.segmentPath);
+    bytes[100] = (bytes[100] as number) ^ 0x20;
+    writeFileSync(flipped.segmentPath, bytes);
+    const read = (s: FixtureSegment) => SegmentReader.readVerified(s.segmentPath, s.manifest, pool);
+    expect(await reasonOf(read(flipped))).toBe('checksum');
+    const short = writeSegment(dir, { firstSeq: 1_000, count: 50 });
+    writeFileSync(short.segmentPath, readFileSync(short.segmentPath).subarray(0, 1_000));
+    expect(await reasonOf(read(short))).toBe('size');
+    const long = writeSegment(dir, { firstSeq: 2_000, count: 50 });
+    writeFileSync(
+      long.segmentPath,
+      Buffer.concat([readFileSync(long.segmentPath), Buffer.alloc(5_000, 0x0a)]),
+    );
+    expect(await reasonOf(read(long))).toBe('size');
+  });
+
+  it('pass 2 over readVerified bytes sends what was hashed even if the file changes afterwards', async () => {
+    const segment = writeSegment(tempDir('reader'), { firstSeq: 1, count: 200 });
+    const original = readFileSync(segment.segmentPath);
+    const verified = await SegmentReader.readVerified(
+      segment.segmentPath,
+      segment.manifest,
+      new ReadBufferPool(256, 100),
+    );
+    writeFileSync(
+      segment.segmentPath,
+      swapLine(segment, 10, { producerId: 'gw-2', topic: segment.manifest.topic, seq: 11 }),
+    );
+    const batches = await readAll(segment, { source: verified });
+    expect(Buffer.concat(batches.flatMap((b) => b.chunks))).toEqual(original);
+  });
+
+  it('pass 2 over readVerified bytes still checks every record (a writer that sealed a foreign record)', async () => {
+    const dir = tempDir('reader');
+    for (const bufferBytes of [64, 97, 250, 4_096]) {
+      for (const line of [10, 11, 12]) {
+        const bad = writeSegment(dir, { firstSeq: 1 + bufferBytes * 1_000 + line * 100_000, count: 50 });
+        const forged = swapLine(bad, line, { producerId: 'gw-2', topic: bad.manifest.topic, seq: line + 1 });
+        writeFileSync(bad.segmentPath, forged);
+        // The writer's own hash over the forged bytes: pass 1 passes, the record checks must not.
+        const manifest = {
+          ...bad.manifest,
+          bytes: forged.length,
+          sha256: createHash('sha256').update(forged).digest('hex'),
+        };
+        const pool = new ReadBufferPool(bufferBytes, 1_000);
+        const verified = await SegmentReader.readVerified(bad.segmentPath, manifest, pool);
+        const reader = new SegmentReader(bad.segmentPath, manifest, {
+          batchRows: 7,
+          batchBytes: 1 << 20,
+          source: verified,
+        });
+        const drain = async () => {
+          for await (const _ of reader.batches());
+        };
+        expect(await reasonOf(drain()), `${bufferBytes}/${line}`).toBe('record_shape');
+      }
     }
   });
 });
