@@ -4,13 +4,16 @@ import type { clickhouseSection } from '../config/sections.js';
 import type { Logger } from '../log.js';
 import type { WalConfig } from './config.js';
 import { DirectRecorder } from './direct-recorder.js';
-import type { EventRecorder } from './recorder.js';
+import type { JsonPayload } from './json-payload.js';
+import type { EventRecorder, WalTopic } from './recorder.js';
 import { WalWriter } from './wal-writer.js';
 
 export type RecorderMode = WalConfig['mode'];
 
 /** What a process holds: the EventRecorder plus its lifecycle. */
 export interface Recorder extends EventRecorder {
+  /** Both recorders build lines from a JsonPayload (see EventRecorder.recordJson). */
+  recordJson(topic: WalTopic, json: JsonPayload): number;
   /** Highest sequence durable (WAL: per fsync policy; direct: acknowledged by ClickHouse). */
   durableSeq(): number;
   lastSeq(): number;

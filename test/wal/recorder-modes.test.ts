@@ -6,6 +6,7 @@ import { clickhouseSection } from '../../src/config/sections.js';
 import { walSection } from '../../src/wal/config.js';
 import { createRecorder } from '../../src/wal/create-recorder.js';
 import { crc32Range } from '../../src/wal/crc32.js';
+import { JsonPayload } from '../../src/wal/json-payload.js';
 import { ClickHouseServer } from '../harness/clickhouse-server.js';
 import { freePort, tempDir } from '../harness/process.js';
 import { allRecords, deps, logSink, metricValue } from './wal-fixtures.js';
@@ -95,7 +96,17 @@ describe('direct recorder against a real ClickHouse', () => {
     const first = await createRecorder(config(), d);
     expect(sink.lines.find((l) => l.recorder_mode === 'direct')).toBeDefined();
     expect(await metricValue(d.registry, 'hft_recorder_mode', { mode: 'direct' })).toBe(1);
-    for (let i = 0; i < 1_000; i++) first.record('gateway.fill', { i, qty: 100 });
+    // Odd numbers through recordJson: the rows must be the same as record() makes (row 7 is checked).
+    const json = new JsonPayload(256);
+    const [iKey, qtyKey] = [JsonPayload.prepareKey('i'), JsonPayload.prepareKey('qty')];
+    for (let i = 0; i < 1_000; i++) {
+      if (i % 2 === 0) first.record('gateway.fill', { i, qty: 100 });
+      else
+        first.recordJson(
+          'gateway.fill',
+          json.reset().beginObject().key(iKey).int(i).key(qtyKey).int(100).endObject(),
+        );
+    }
     await first.flush();
     await first.close();
 
@@ -112,6 +123,9 @@ describe('direct recorder against a real ClickHouse', () => {
     }>();
     expect(rows).toHaveLength(1_000);
     expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 1));
+    expect(rows.map((r) => r.payload)).toEqual(
+      Array.from({ length: 1_000 }, (_, i) => JSON.stringify({ i, qty: 100 })),
+    );
     expect(rows[7]).toMatchObject({
       producer_id: 'gw-d',
       topic: 'gateway.fill',
