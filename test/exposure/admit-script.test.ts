@@ -68,7 +68,7 @@ async function snapshot(): Promise<Record<string, unknown>> {
   return out;
 }
 
-describe('admitIntent-9', () => {
+describe('admitIntent-n through GatewayStore', () => {
   it('marks an admitted key in flight, so a twin delivery cannot dispatch it, and answers the stored decision once recorded', async () => {
     const r = request(newIntent(1));
     expect((await store.admit(r)).code).toBe(Code.ADMITTED);
