@@ -7,7 +7,7 @@
  *
  *   npx tsx bench/loader/profile.ts [--segments=12] [--records=50000] [--prof-dir=/tmp/lprof]
  */
-import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { SegmentState } from '../../loaders/segment-state-store.js';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server.js';
@@ -106,6 +106,7 @@ try {
       renameSync(join(stage, rel), join(scenario.walDir, rel));
     }
   }
+  rmSync(stage, { recursive: true, force: true }); // only empty dirs are left there (not a temp dir)
   const ids = segments.map((s) => s.manifest.segmentId);
   await waitFor(
     'loaded',

@@ -30,6 +30,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  rmSync,
   statSync,
 } from 'node:fs';
 import { request } from 'node:http';
@@ -166,6 +167,7 @@ async function loaders(count: number, loaderConcurrency = concurrency): Promise<
   );
   const seconds = (performance.now() - t0) / 1_000;
   const t1Wall = wallMs();
+  rmSync(stage, { recursive: true, force: true }); // only empty dirs are left there (not a temp dir)
   await new Promise((r) => setTimeout(r, 100)); // the last log lines may still be on their way
   console.log(
     `-- ${count} loader(s), concurrency ${loaderConcurrency}: where the segments' wall time went (ms; avg_in_phase = sum / wall)`,
