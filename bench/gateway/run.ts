@@ -19,8 +19,13 @@
  *
  *   npx tsx bench/gateway/run.ts [--count=20000] [--concurrency=256] [--submitters=2]
  *                                [--rates=1000,5000] [--seconds=5] [--profile=<dir>] [--batch-max=32]
+ *                                [--trace=<dir>]
+ *
+ * --trace=<dir>: the paced intents' stage timestamps (submit → enqueued → read by the gateway → admitted →
+ * venue ack → outcome recorded → reply read), written by the processes there and printed as a table of
+ * steps per rate (bench/gateway/stage-report.ts, src/channel/stage-trace.ts).
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +47,7 @@ import { type Spawned, spawnTracked, waitFor } from '../../test/harness/process.
 import { RedisServer } from '../../test/harness/redis-server.js';
 import { VenueSim } from '../../test/harness/venue-sim.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
+import { stageReport } from './stage-report.js';
 
 const count = argInt('count', 20_000);
 const concurrency = argInt('concurrency', 256);
@@ -54,6 +60,11 @@ const rates = (process.argv.find((a) => a.startsWith('--rates='))?.split('=')[1]
   .map(Number);
 /** --profile=<dir>: the gateway and submitter processes write V8 CPU profiles there (node --cpu-prof). */
 const profileDir = process.argv.find((a) => a.startsWith('--profile='))?.split('=')[1];
+const traceDir = process.argv.find((a) => a.startsWith('--trace='))?.split('=')[1];
+if (traceDir) {
+  mkdirSync(traceDir, { recursive: true });
+  for (const f of readdirSync(traceDir)) if (f.endsWith('.jsonl')) rmSync(join(traceDir, f));
+}
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** Intents each submitter process sends before it measures (its JIT, connection, script cache). */
 const WARMUP = 500;
@@ -67,6 +78,7 @@ type Row = {
   gateway_cpu_us?: number;
   venue_cpu_us?: number;
   submitter_cpu_us?: number;
+  submitter_wait_us?: number;
 };
 
 /** user + system CPU of a process in µs, from /proc (Linux). */
@@ -75,6 +87,19 @@ function processCpuUs(pid: number | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
   return (ticks * 1e6) / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * µs the process's main thread spent runnable but waiting for a CPU (/proc/<pid>/schedstat, Linux): what
+ * a hop of the path waits when the cores are busy, as opposed to a timer or a blocking read's wait.
+ */
+function processRunqueueWaitUs(pid: number | undefined | 'self'): number {
+  if (pid === undefined) return 0;
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1_000;
+  } catch {
+    return 0;
+  }
 }
 
 async function redisInfo(redis: Redis, section: string): Promise<string> {
@@ -108,6 +133,7 @@ async function measured(
     commandUsec(await redisInfo(redis, 'commandstats')),
   ];
   const proc0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuUs(pid)]));
+  const wait0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processRunqueueWaitUs(pid)]));
   const row = await phase();
   const n = Math.max(1, offered - (row.shed ?? 0));
   const [cpu1, cmd1] = [
@@ -116,8 +142,10 @@ async function measured(
   ];
   const perIntent = (us: number) => Math.round((us / n) * 10) / 10;
   const extra: Record<string, number> = { redis_cpu_us: perIntent(cpu1 - cpu0) };
-  for (const [k, pid] of Object.entries(pids))
-    extra[`${k}_cpu_us`] = perIntent(processCpuUs(pid) - (proc0[k] ?? 0));
+  for (const [k, pid] of Object.entries(pids)) {
+    if (k !== 'redis') extra[`${k}_cpu_us`] = perIntent(processCpuUs(pid) - (proc0[k] ?? 0));
+    extra[`${k}_wait_us`] = perIntent(processRunqueueWaitUs(pid) - (wait0[k] ?? 0));
+  }
   const commands: Record<string, number> = {};
   for (const [name, value] of cmd1) {
     const d = value - (cmd0.get(name) ?? 0);
@@ -200,6 +228,7 @@ interface SubmitterResult {
   rejected: number;
   shed: number;
   cpuUs: number;
+  waitUs: number;
   histogram: string;
 }
 
@@ -208,7 +237,14 @@ let tagSerial = 0;
 async function submit(
   config: Readonly<Config>,
   processes: number,
-  opts: { mode: 'closed' | 'paced'; count: number; concurrency: number; rate: number; warmup: number },
+  opts: {
+    mode: 'closed' | 'paced';
+    count: number;
+    concurrency: number;
+    rate: number;
+    warmup: number;
+    traceFile?: string;
+  },
 ): Promise<Row & { rejected: number; shed: number }> {
   const children: Spawned[] = Array.from({ length: processes }, () =>
     spawnTracked(process.execPath, [
@@ -248,6 +284,7 @@ async function submit(
     p99_us: histogram.getValueAtPercentile(99),
     max_us: histogram.maxValue,
     submitter_cpu_us: Math.round((results.reduce((s, r) => s + r.cpuUs, 0) / total) * 10) / 10,
+    submitter_wait_us: Math.round((results.reduce((s, r) => s + r.waitUs, 0) / total) * 10) / 10,
     rejected: results.reduce((s, r) => s + r.rejected, 0),
     shed: results.reduce((s, r) => s + r.shed, 0),
   };
@@ -292,13 +329,15 @@ try {
     'tsx',
     join(HERE, 'gateway-child.ts'),
     JSON.stringify(input),
+    ...(traceDir ? [join(traceDir, 'gateway.jsonl')] : []),
   ]);
   gatewayProc = gw;
   await waitFor('gateway child ready', async () => {
     if (gw.child.exitCode !== null) throw new Error(`gateway exited: ${gw.output()}`);
     return gw.output().includes('{"ready":true}');
   });
-  const pids = { gateway: gw.child.pid, venue: sim.pid };
+  const redisPid = Number(/process_id:(\d+)/.exec(await redisInfo(probe, 'server'))?.[1]);
+  const pids = { gateway: gw.child.pid, venue: sim.pid, redis: redisPid };
   let rejected = 0;
   // Warm-up: the gateway's JIT, connections and script cache.
   await submit(config, 1, { mode: 'closed', count: 2_000, concurrency, rate: 0, warmup: 0 });
@@ -319,7 +358,15 @@ try {
   for (const rate of rates) {
     const n = rate * seconds;
     const { row } = await measured(probe, n + WARMUP, pids, async () => {
-      const r = await submit(config, 1, { mode: 'paced', count: n, concurrency, rate, warmup: WARMUP });
+      const traceFile = traceDir ? join(traceDir, `paced-${rate}.jsonl`) : undefined;
+      const r = await submit(config, 1, {
+        mode: 'paced',
+        count: n,
+        concurrency,
+        rate,
+        warmup: WARMUP,
+        ...(traceFile ? { traceFile } : {}),
+      });
       rejected += r.rejected;
       paced.push({ rate, row: r, shed: r.shed });
       return r;
@@ -369,4 +416,5 @@ try {
   await gatewayProc?.exited();
   await Promise.all([server.stop(), sim.stop()]);
 }
+if (traceDir) stageReport(traceDir, rates);
 process.exit(0);

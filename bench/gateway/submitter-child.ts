@@ -4,10 +4,13 @@
  * `rate`/s (latency from each intent's scheduled send time, so a stall is not hidden by coordinated
  * omission). Warms up first (JIT, connections, script cache), then prints one JSON line: counts, wall-clock
  * start/end (ms) so the parent can add several submitters up, and the latency histogram (hdr, base64).
- *   argv: <json {redisUrl, keyPrefix, channel, mode, count, concurrency, rate, warmup, tag}>
+ *   argv: <json {redisUrl, keyPrefix, channel, mode, count, concurrency, rate, warmup, tag, traceFile?}>
+ * With traceFile, the measured intents' stage marks (src/channel/stage-trace.ts) are appended there.
  */
+import { readFileSync } from 'node:fs';
 import * as hdr from 'hdr-histogram-js';
 import { IntentClient } from '../../src/channel/intent-client.js';
+import { dumpStageTrace, enableStageTrace } from '../../src/channel/stage-trace.js';
 import type { Config } from '../../src/config/schema.js';
 import type { IntentEnvelope } from '../../src/contracts/intent.js';
 import { isGatewayError } from '../../src/errors.js';
@@ -24,6 +27,7 @@ interface Args {
   rate: number;
   warmup: number;
   tag: string;
+  traceFile?: string;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
@@ -49,6 +53,14 @@ const client = await IntentClient.connect({
   keyPrefix: args.keyPrefix,
   channel: args.channel,
 });
+/** µs this process's main thread waited for a CPU while runnable (/proc/self/schedstat, Linux). */
+function runqueueWaitUs(): number {
+  try {
+    return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) / 1_000;
+  } catch {
+    return 0;
+  }
+}
 let rejected = 0;
 let shed = 0;
 const submit = (batch: IntentEnvelope[]) => async (i: number) => {
@@ -105,13 +117,17 @@ rejected = 0;
 shed = 0;
 const batch = envelopes(args.count);
 const histogram = latencyHistogram();
+if (args.traceFile) enableStageTrace();
 const startMs = Date.now();
 const cpu0 = process.cpuUsage();
+const wait0 = runqueueWaitUs();
 if (args.mode === 'closed') await closedLoop(args.count, submit(batch), histogram);
 else await openLoop(args.count, args.rate, submit(batch), histogram);
 const cpu = process.cpuUsage(cpu0);
+const waitUs = runqueueWaitUs() - wait0;
 const endMs = Date.now();
 await client.close();
+if (args.traceFile) dumpStageTrace(args.traceFile);
 process.stdout.write(
   `${JSON.stringify({
     tag: args.tag,
@@ -121,6 +137,7 @@ process.stdout.write(
     rejected,
     shed,
     cpuUs: cpu.user + cpu.system,
+    waitUs,
     histogram: hdr.encodeIntoCompressedBase64(histogram),
   })}\n`,
 );

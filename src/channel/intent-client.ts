@@ -18,6 +18,7 @@ import { CallBatcher } from '../redis/call-batcher.js';
 import { asRedisError, connectRedis } from '../redis/connect.js';
 import { Scripts } from '../redis/scripts.js';
 import { backoffMs, sleep } from './backoff.js';
+import { Stage, markStage } from './stage-trace.js';
 
 export interface IntentClientOptions {
   redisUrl: string;
@@ -147,6 +148,7 @@ export class IntentClient {
 
   private async submitWithRetries(envelope: IntentEnvelope): Promise<Decision> {
     const key = envelope.idempotency_key;
+    markStage(key, Stage.SUBMIT);
     const payload = serializeEnvelope(envelope);
     const { decision: replied, cancel } = this.awaitReply(key);
     const { maxAttempts, attemptTimeoutMs, retryBaseMs, retryMaxMs } = this.opts.channel;
@@ -156,6 +158,7 @@ export class IntentClient {
         if (this.closed) throw new GatewayError('GW_ERR_CLIENT_CLOSED');
         try {
           const stored = await this.enqueue(key, payload);
+          markStage(key, Stage.ENQUEUED);
           if (stored) return stored;
           const decision = await raceTimeout(replied, attemptTimeoutMs);
           if (decision) return decision;
@@ -267,6 +270,7 @@ export class IntentClient {
     }
     const waiting = this.waiters.get(key);
     if (!waiting) return; // a late reply for a submit that already finished
+    markStage(key, Stage.REPLY);
     this.waiters.delete(key);
     const decision = parseDecision(text);
     for (const w of waiting) w.resolve(decision);

@@ -10,6 +10,7 @@ import { asRedisError } from '../redis/connect.js';
 import type { Scripts } from '../redis/scripts.js';
 import { sleep } from './backoff.js';
 import type { ChannelMetrics } from './metrics.js';
+import { Stage, markStage } from './stage-trace.js';
 
 /**
  * What completing one delivery takes (store the decision, reply, XACK, XDEL): handed to the handler so
@@ -191,6 +192,7 @@ export class IntentConsumer {
 
   private async processEntry([id, fields]: StreamEntry): Promise<void> {
     const key = field(fields, 'k');
+    markStage(key, Stage.READ);
     const replyTo = field(fields, 'r');
     let envelope: IntentEnvelope;
     try {

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { BrokerAdapter, PlaceResult } from '../broker/adapter.js';
 import type { Completion } from '../channel/intent-consumer.js';
+import { Stage, markStage } from '../channel/stage-trace.js';
 import type { Decision } from '../contracts/decision.js';
 import { parseDecision, serializeDecision } from '../contracts/decision.js';
 import type { Side, Tif } from '../contracts/intent.js';
@@ -138,6 +139,7 @@ export class Dispatcher {
       throw err;
     }
     const elapsed = process.hrtime.bigint() - started;
+    markStage(intent.idempotencyKey, Stage.VENUE_ACK);
     this.deps.observer?.observeBroker(true, elapsed);
     this.deps.metrics.dispatchLatency.observe(Number(elapsed) / 1e9);
     this.deps.events.record('gateway.ack', {
@@ -267,6 +269,7 @@ export class Dispatcher {
       ...(attempt === undefined ? {} : { attempt }),
       ...(intent.completion ? { completion: intent.completion } : {}),
     });
+    markStage(intent.idempotencyKey, Stage.OUTCOME);
     if (answer.code === GatewayScriptCode.FENCED) {
       permit.onFenced(Number(answer.detail));
       throw new GatewayError('GW_ERR_FENCED', `epoch ${permit.epoch} < ${answer.detail}`);

@@ -1,4 +1,5 @@
 import type { Completion, Delivery } from '../channel/intent-consumer.js';
+import { Stage, markStage } from '../channel/stage-trace.js';
 import type { Clock } from '../clock.js';
 import type { Decision } from '../contracts/decision.js';
 import { parseDecision } from '../contracts/decision.js';
@@ -125,6 +126,7 @@ export class IntentPipeline {
         limits: this.deps.limits.for(envelope.account, envelope.strategy_id, envelope.symbol),
         maxTrackedSymbols: this.deps.limits.maxTrackedSymbols,
       });
+      markStage(envelope.idempotency_key, Stage.ADMITTED);
       switch (answer.code) {
         case GatewayScriptCode.ADMITTED:
           admitted = true;
