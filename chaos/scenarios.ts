@@ -39,6 +39,7 @@ export interface ScenarioSummary {
   readonly duplicateAttempts: number;
   readonly lost: number;
   readonly unknown: number;
+  readonly phantom: number;
   readonly staleEpochOrders: number;
   /** Leadership terms ended by fencing (lease lost, could expire within the margin, FENCED answer). */
   readonly fencedAttempts: number;
@@ -570,6 +571,7 @@ export async function runScenario(name: string, opts: ScenarioOptions): Promise<
       duplicateAttempts: inv.duplicateAttempts,
       lost: inv.lost,
       unknown: inv.unknown,
+      phantom: inv.phantom,
       staleEpochOrders: inv.staleEpochOrders,
       fencedAttempts: events.filter((e) => e.to === 'FENCED').length,
       maxExposure: inv.maxExposure,

@@ -35,6 +35,11 @@ export const CODES = Object.freeze({
   GW_ERR_INFLIGHT_FULL: error(429, true, 'client in-flight window is full'),
   GW_ERR_CHANNEL_FULL: error(503, true, 'intent stream is at its cap'),
   GW_ERR_SUBMIT_TIMEOUT: error(504, true, 'no decision within the submit budget; outcome unknown'),
+  GW_ERR_OUTCOME_UNKNOWN: error(
+    504,
+    true,
+    'the channel dead-lettered the intent undecided; its order may exist',
+  ),
   GW_ERR_REDIS_UNAVAILABLE: error(503, true, 'Redis did not answer'),
   GW_ERR_CLIENT_CLOSED: error(503, false, 'client or consumer is closed'),
   GW_ERR_SCRIPT_FAILED: error(500, false, 'a Lua script returned an unexpected answer'),

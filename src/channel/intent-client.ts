@@ -161,18 +161,19 @@ export class IntentClient {
           markStage(key, Stage.ENQUEUED);
           if (stored) return stored;
           const decision = await raceTimeout(replied, attemptTimeoutMs);
-          if (decision) return decision;
+          if (decision) return decided(key, decision);
           lastError = new GatewayError('GW_ERR_SUBMIT_TIMEOUT', `no decision after ${attempt} attempt(s)`, {
             idempotency_key: key,
             attempts: attempt,
           });
         } catch (err) {
-          if (!isGatewayError(err) || !err.retryable) throw err;
+          // A dead-letter answer ends this submit: the same reply would answer every further attempt.
+          if (!isGatewayError(err) || !err.retryable || err.code === 'GW_ERR_OUTCOME_UNKNOWN') throw err;
           lastError = err;
         }
         if (attempt < maxAttempts) {
           const early = await raceTimeout(replied, backoffMs(attempt, retryBaseMs, retryMaxMs));
-          if (early) return early;
+          if (early) return decided(key, early);
         }
       }
       throw lastError ?? new GatewayError('GW_ERR_SUBMIT_TIMEOUT');
@@ -283,6 +284,23 @@ export class IntentClient {
     this.reader.disconnect();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/**
+ * A DEAD_LETTERED reply is not a decision: the consumer gave up on the entry after `maxDeliveries`, which
+ * also happens while the intent is ADMITTED and its order may exist at the venue (docs/gateway.md, "Known
+ * limits"). Answering it as REJECTED would tell a strategy "not sent" about an order that may be live, so
+ * it becomes GW_ERR_OUTCOME_UNKNOWN: resubmit the same intent to learn the decision reconciliation stores.
+ */
+function decided(key: string, decision: Decision): Decision {
+  if (decision.status === 'REJECTED' && decision.reason === 'DEAD_LETTERED') {
+    throw new GatewayError('GW_ERR_OUTCOME_UNKNOWN', `intent dead-lettered undecided: ${decision.detail}`, {
+      idempotency_key: key,
+      reason: 'DEAD_LETTERED',
+      detail: decision.detail,
+    });
+  }
+  return decision;
 }
 
 async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {

@@ -101,6 +101,28 @@ describe('chaos invariants', () => {
     expect(report.violations).toHaveLength(4);
   });
 
+  it('flags an intent answered REJECTED whose order is live at the venue, not a venue reject or an empty cancel', () => {
+    const rejected = (key: string) => ({
+      key,
+      status: 'REJECTED' as const,
+      reason: 'DEAD_LETTERED',
+      clientOrderId: null,
+      epoch: null,
+    });
+    const report = (state: VenueOrderRecord['state'], filledQty: number) =>
+      checkInvariants(
+        [{ ...order(deriveClientOrderId('k-x'), 1), state, filledQty }],
+        [{ ...worker([]), outcomes: [rejected('k-x'), rejected('k-other')] }],
+        [],
+        tenEach,
+      );
+    expect(report('ACKED', 0)).toMatchObject({ phantom: 1 });
+    expect(report('ACKED', 0).violations).toHaveLength(1);
+    expect(report('CANCELED', 1)).toMatchObject({ phantom: 1 });
+    expect(report('REJECTED', 0)).toMatchObject({ phantom: 0, violations: [] });
+    expect(report('CANCELED', 0)).toMatchObject({ phantom: 0, violations: [] });
+  });
+
   it('checks every level against its own limit, a per-symbol override included', () => {
     const limits: ExposureLimits = { ...tenEach, symbols: { '2330': 4 } };
     const samples = [
