@@ -44,6 +44,7 @@ import { connectRedis } from '../../src/redis/connect.js';
 import { Scripts } from '../../src/redis/scripts.js';
 import { newIntent } from '../../test/fixtures/intents.js';
 import { type Spawned, spawnTracked, waitFor } from '../../test/harness/process.js';
+import { benchAdmitRequest } from './admit-request.js';
 import { RedisServer } from '../../test/harness/redis-server.js';
 import { VenueSim } from '../../test/harness/venue-sim.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
@@ -180,7 +181,6 @@ async function ceiling(config: Readonly<Config>, perCall: number): Promise<Row> 
     ),
   );
   const coids = batch.map((e) => deriveClientOrderId(e.idempotency_key));
-  const limits = { symbol: 1e15, strategy: 1e15, account: 1e15 };
   const histogram = latencyHistogram();
   let next = 0;
   const started = performance.now();
@@ -191,16 +191,7 @@ async function ceiling(config: Readonly<Config>, perCall: number): Promise<Row> 
         next = Math.min(count, next + perCall);
         const requests = [];
         for (let i = first; i < next; i++) {
-          requests.push({
-            envelope: batch[i] as IntentEnvelope,
-            clientOrderId: coids[i] as string,
-            epoch: permit.epoch,
-            policyFloor: 'NORMAL' as const,
-            nowMs: Date.now(),
-            deadlineMs: Date.now() + 60_000,
-            limits,
-            maxTrackedSymbols: 10_000,
-          });
+          requests.push(benchAdmitRequest(batch[i] as IntentEnvelope, coids[i] as string, permit.epoch));
         }
         const t0 = performance.now();
         const answers = await store.admitMany(requests);

@@ -27,6 +27,7 @@ import { Scripts, loadScripts } from '../../src/redis/scripts.js';
 import { newIntent } from '../../test/fixtures/intents.js';
 import { RedisServer } from '../../test/harness/redis-server.js';
 import { argInt } from '../lib/report.js';
+import { benchAdmitRequest } from './admit-request.js';
 
 const count = argInt('count', 20_000);
 const concurrency = argInt('concurrency', 256);
@@ -69,17 +70,8 @@ try {
     ),
   );
   const coids = envelopes.map((e) => deriveClientOrderId(e.idempotency_key));
-  const limits = { symbol: 1e15, strategy: 1e15, account: 1e15 };
-  const request = (i: number) => ({
-    envelope: envelopes[i] as IntentEnvelope,
-    clientOrderId: coids[i] as string,
-    epoch: permit.epoch,
-    policyFloor: 'NORMAL' as const,
-    nowMs: Date.now(),
-    deadlineMs: Date.now() + 60_000,
-    limits,
-    maxTrackedSymbols: 10_000,
-  });
+  const request = (i: number) =>
+    benchAdmitRequest(envelopes[i] as IntentEnvelope, coids[i] as string, permit.epoch);
   if (redisConfig) {
     const [name, value] = redisConfig.split(':') as [string, string];
     await redis.call('CONFIG', 'SET', name, value);
