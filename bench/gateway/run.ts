@@ -38,13 +38,12 @@ import { deriveClientOrderId } from '../../src/contracts/idempotency.js';
 import type { IntentEnvelope } from '../../src/contracts/intent.js';
 import { FixedEpochPermit } from '../../src/gateway/fixed-epoch-permit.js';
 import { GatewayStore } from '../../src/gateway/gateway-store.js';
-import { GatewayScriptCode } from '../../src/gateway/script-codes.js';
 import { Keyspace } from '../../src/keys.js';
 import { connectRedis } from '../../src/redis/connect.js';
 import { Scripts } from '../../src/redis/scripts.js';
 import { newIntent } from '../../test/fixtures/intents.js';
 import { type Spawned, spawnTracked, waitFor } from '../../test/harness/process.js';
-import { benchAdmitRequest } from './admit-request.js';
+import { admitAll, benchAdmitRequest } from './admit-request.js';
 import { RedisServer } from '../../test/harness/redis-server.js';
 import { VenueSim } from '../../test/harness/venue-sim.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
@@ -182,24 +181,14 @@ async function ceiling(config: Readonly<Config>, perCall: number): Promise<Row> 
   );
   const coids = batch.map((e) => deriveClientOrderId(e.idempotency_key));
   const histogram = latencyHistogram();
-  let next = 0;
   const started = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.ceil(concurrency / perCall)) }, async () => {
-      while (next < count) {
-        const first = next;
-        next = Math.min(count, next + perCall);
-        const requests = [];
-        for (let i = first; i < next; i++) {
-          requests.push(benchAdmitRequest(batch[i] as IntentEnvelope, coids[i] as string, permit.epoch));
-        }
-        const t0 = performance.now();
-        const answers = await store.admitMany(requests);
-        const bad = answers.find((a) => a.code !== GatewayScriptCode.ADMITTED);
-        if (bad) throw new Error(`admit answered ${bad.code} ${bad.detail}`);
-        histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1_000)));
-      }
-    }),
+  await admitAll(
+    store,
+    count,
+    concurrency,
+    perCall,
+    (i) => benchAdmitRequest(batch[i] as IntentEnvelope, coids[i] as string, permit.epoch),
+    (ms) => histogram.recordValue(Math.max(1, Math.round(ms * 1_000))),
   );
   const elapsed = (performance.now() - started) / 1_000;
   await redis.flushall();

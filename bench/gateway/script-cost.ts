@@ -20,14 +20,13 @@ import { IntentClient } from '../../src/channel/intent-client.js';
 import type { IntentEnvelope } from '../../src/contracts/intent.js';
 import { FixedEpochPermit } from '../../src/gateway/fixed-epoch-permit.js';
 import { GatewayStore } from '../../src/gateway/gateway-store.js';
-import { GatewayScriptCode } from '../../src/gateway/script-codes.js';
 import { Keyspace } from '../../src/keys.js';
 import { connectRedis } from '../../src/redis/connect.js';
 import { Scripts, loadScripts } from '../../src/redis/scripts.js';
 import { newIntent } from '../../test/fixtures/intents.js';
 import { RedisServer } from '../../test/harness/redis-server.js';
 import { argInt } from '../lib/report.js';
-import { benchAdmitRequest } from './admit-request.js';
+import { admitAll, benchAdmitRequest } from './admit-request.js';
 
 const count = argInt('count', 20_000);
 const concurrency = argInt('concurrency', 256);
@@ -79,21 +78,8 @@ try {
   await redis.call('CONFIG', 'RESETSTAT');
   const s0 = stats(await redis.info('commandstats'));
   const c0 = cpuUs(await redis.info('cpu'));
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.max(1, Math.ceil(concurrency / perCall)) }, async () => {
-      while (next < count) {
-        const first = next;
-        next = Math.min(count, next + perCall);
-        const requests = [];
-        for (let i = first; i < next; i++) requests.push(request(i));
-        const answers = await store.admitMany(requests);
-        const bad = answers.find((a) => a.code !== GatewayScriptCode.ADMITTED);
-        if (bad) throw new Error(`admit answered ${bad.code} ${bad.detail}`);
-      }
-    }),
-  );
+  await admitAll(store, count, concurrency, perCall, request);
   const elapsed = (performance.now() - t0) / 1000;
   const s1 = stats(await redis.info('commandstats'));
   const c1 = cpuUs(await redis.info('cpu'));

@@ -82,6 +82,20 @@ async function state(): Promise<Record<string, unknown>> {
   return out;
 }
 
+/**
+ * Admits ten intents through `s` at once (after one admit that loads the script) and counts the EVALSHA
+ * calls they took; every answer must be ADMITTED.
+ */
+async function admitTenConcurrently(s: GatewayStore): Promise<{ rs: AdmitRequest[]; calls: number }> {
+  await s.admitMany([request(newIntent(100, { qty: 1, price: 1 }))]);
+  await redis.call('CONFIG', 'RESETSTAT');
+  const rs = Array.from({ length: 10 }, (_, i) => request(newIntent(i, { qty: 1, price: 1 })));
+  const answers = await Promise.all(rs.map((r) => s.admit(r)));
+  expect(answers.map((a) => a.code)).toEqual(rs.map(() => Code.ADMITTED));
+  const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+  return { rs, calls };
+}
+
 /** A sequence touching every admit branch: limits at each level, the symbol bound, duplicates, policy. */
 function sequence(): AdmitRequest[] {
   const buy = (n: number, over: Partial<IntentInput> = {}) =>
@@ -232,12 +246,7 @@ describe('batched gateway scripts', () => {
 
   it('admits (outcomes) made in the same tick go out as few script calls, each answered its own', async () => {
     const s = store(4);
-    await s.admitMany([request(newIntent(100, { qty: 1, price: 1 }))]); // the script is loaded
-    await redis.call('CONFIG', 'RESETSTAT');
-    const rs = Array.from({ length: 10 }, (_, i) => request(newIntent(i, { qty: 1, price: 1 })));
-    const answers = await Promise.all(rs.map((r) => s.admit(r)));
-    expect(answers.map((a) => a.code)).toEqual(rs.map(() => Code.ADMITTED));
-    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const { rs, calls } = await admitTenConcurrently(s);
     expect(calls).toBe(3); // 10 admits, at most 4 per call
     const outcomes = await Promise.all(
       rs.map((r) =>
@@ -261,13 +270,7 @@ describe('batched gateway scripts', () => {
 
 describe('batching off (scriptBatchMax 1)', () => {
   it('sends one script call per admit, all at once', async () => {
-    const s = store(1);
-    await s.admitMany([request(newIntent(100, { qty: 1, price: 1 }))]); // the script is loaded
-    await redis.call('CONFIG', 'RESETSTAT');
-    const rs = Array.from({ length: 10 }, (_, i) => request(newIntent(i, { qty: 1, price: 1 })));
-    const answers = await Promise.all(rs.map((r) => s.admit(r)));
-    expect(answers.map((a) => a.code)).toEqual(rs.map(() => Code.ADMITTED));
-    const calls = Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const { calls } = await admitTenConcurrently(store(1));
     expect(calls).toBe(10);
   });
 });
