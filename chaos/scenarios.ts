@@ -1,5 +1,6 @@
 import { runDrill } from '../ha/drill.js';
 import { ExposureReader } from '../src/exposure/exposure-reader.js';
+import { journalFields } from '../src/journal/journal-entry.js';
 import { waitFor } from '../test/harness/process.js';
 import { ADMIN_TOKEN, Cluster, type ClusterOptions, clusterLimits } from './cluster.js';
 import {
@@ -400,11 +401,12 @@ async function explainMismatch(
   for (const k of keys) pipeline.hgetall(k);
   const rows: JournalRow[] = [];
   for (const [err, raw] of (await pipeline.exec()) ?? []) {
-    const r = raw as Record<string, string> | null;
-    if (err || !r?.state) continue;
+    const hash = raw as Record<string, string> | null;
+    if (err || !hash?.state) continue;
+    const r = journalFields(hash); // either journal layout
     rows.push({
       coid: r.coid ?? '',
-      state: r.state,
+      state: hash.state,
       kind: r.kind ?? '',
       account: r.account ?? '',
       strategy: r.strategy ?? '',

@@ -13,7 +13,7 @@
   reconciliation leaves the entry alone until that attempt is older than its orphan age (markAttempt-3).
   The ADMITTED index is scored by attempt_ms, the same clock reconciliation reads with TIME.
 
-  Input (numkeys = 3 + 6 per intent, ARGV = 22 per intent; intent i counts from 1):
+  Input (numkeys = 3 + 6 per intent, ARGV = 16 per intent; intent i counts from 1):
     KEYS[1] fencing epoch
     KEYS[2] policy hash (field mode: NORMAL | DEGRADED | HALT; missing = NORMAL)
     KEYS[3] journal ADMITTED index (sorted set, score: start of the latest dispatch attempt, server ms)
@@ -25,29 +25,24 @@
       j=5 idle (zero-balance) symbol set of the account
       j=6 journal entry of the target client order id (CANCEL); j=2 again for NEW
 
-    per intent, at ARGV[22(i-1) + j]:
+    per intent, at ARGV[16(i-1) + j]:
       j=1  caller's fencing epoch
       j=2  local policy floor (NORMAL | DEGRADED | HALT): this process's own view (StormGuard, WAL)
       j=3  kind: NEW | CANCEL
       j=4  client order id
-      j=5  idempotency key
-      j=6  account
-      j=7  strategy id
-      j=8  symbol
-      j=9  side: BUY | SELL
-      j=10 qty (lots)
-      j=11 price (scaled)
-      j=12 tif
-      j=13 now, wall-clock ms
-      j=14 ttl deadline, wall-clock ms
-      j=15 symbol notional limit
-      j=16 strategy notional limit
-      j=17 account notional limit
-      j=18 most symbols the account may track
-      j=19 trace id
-      j=20 intent id
-      j=21 source_ts_ns
-      j=22 target client order id ("" for NEW)
+      j=5  account
+      j=6  strategy id
+      j=7  symbol
+      j=8  side: BUY | SELL
+      j=9  qty (lots)
+      j=10 price (scaled)
+      j=11 symbol notional limit
+      j=12 strategy notional limit
+      j=13 account notional limit
+      j=14 most symbols the account may track
+      j=15 target client order id ("" for NEW)
+      j=16 the journal entry's immutable values, packed (includes/journal.lua): built by the gateway from
+           the same envelope as j=3..j=10 and j=15, stored as they are in field "i"
 
   Output: {code_1, detail_1, code_2, detail_2, ...}, one pair per intent, in order:
     { 1, notional}            ADMITTED: reserved and journaled
@@ -66,9 +61,10 @@
 ]]
 local rcall = redis.call
 -- @include "exposure"
+-- @include "journal"
 
 local KEYS_PER = 6
-local ARGS_PER = 22
+local ARGS_PER = 16
 local count = (#KEYS - 3) / KEYS_PER
 if count < 1 or count ~= math.floor(count) or #ARGV ~= count * ARGS_PER then
   return {-12, "numkeys/argv"}
@@ -116,36 +112,36 @@ local function admitOne(i)
 
   local kind = ARGV[ab + 3]
   local coid = ARGV[ab + 4]
-  local account = ARGV[ab + 6]
-  local strategy = ARGV[ab + 7]
-  local symbol = ARGV[ab + 8]
-  local side = ARGV[ab + 9]
-  local qty = tonumber(ARGV[ab + 10])
-  local price = tonumber(ARGV[ab + 11])
-  local target = ARGV[ab + 22]
+  local account = ARGV[ab + 5]
+  local strategy = ARGV[ab + 6]
+  local symbol = ARGV[ab + 7]
+  local side = ARGV[ab + 8]
+  local qty = tonumber(ARGV[ab + 9])
+  local price = tonumber(ARGV[ab + 10])
+  local target = ARGV[ab + 15]
 
-  local function journal(notional, openQty)
+  local function journal(openQty)
     if not attemptMs then
       local t = rcall("TIME")
       attemptMs = string.format("%d", t[1] * 1000 + math.floor(t[2] / 1000))
     end
-    rcall("HSET", journalKey,
-      "state", "ADMITTED", "kind", kind, "key", ARGV[ab + 5], "coid", coid, "account", account,
-      "strategy", strategy, "symbol", symbol, "side", side, "qty", ARGV[ab + 10], "price", ARGV[ab + 11],
-      "tif", ARGV[ab + 12], "notional", string.format("%d", notional), "open_qty", openQty, "filled_qty", 0,
-      "epoch", epoch, "admitted_ms", ARGV[ab + 13], "deadline_ms", ARGV[ab + 14], "trace_id", ARGV[ab + 19],
-      "intent_id", ARGV[ab + 20], "source_ts_ns", ARGV[ab + 21], "target", target,
+    rcall("HSET", journalKey, "state", "ADMITTED", "i", ARGV[ab + 16], "open_qty", openQty, "filled_qty", 0,
       "attempt", 1, "attempt_ms", attemptMs, "attempt_epoch", epoch)
     rcall("ZADD", KEYS[3], attemptMs, coid)
   end
 
   if kind == "CANCEL" then
     -- Cancels are always allowed (HALT included); they reserve nothing.
-    local targetAccount = rcall("HGET", KEYS[kb + 6], "account")
-    if target == "" or targetAccount ~= account then
+    if target == "" then
       return -11, target
     end
-    journal(0, 0)
+    local targetKey = KEYS[kb + 6]
+    local packed = rcall("HGET", targetKey, "i")
+    local targetAccount = journalImmutable(targetKey, packed, {"account"}).account
+    if targetAccount ~= account then
+      return -11, target
+    end
+    journal(0)
     return 1, 0
   end
   if kind ~= "NEW" or (side ~= "BUY" and side ~= "SELL") or not qty or not price or qty < 1 or price < 1 then
@@ -178,7 +174,7 @@ local function admitOne(i)
   -- Worst case on the intent's side at the symbol, strategy and account levels.
   for c = 1, 3 do
     local v = exposure.levels[c + 1]
-    local limit = tonumber(ARGV[ab + 14 + c])
+    local limit = tonumber(ARGV[ab + 10 + c])
     local current
     if side == "BUY" then
       current = v.fn + v.rb
@@ -195,7 +191,7 @@ local function admitOne(i)
   local idleKey = KEYS[kb + 5]
   if rcall("SISMEMBER", symbolsKey, symbol) == 0 then
     local tracked = rcall("SCARD", symbolsKey)
-    if tracked >= tonumber(ARGV[ab + 18]) then
+    if tracked >= tonumber(ARGV[ab + 14]) then
       local evicted = rcall("SPOP", idleKey)
       if not evicted then
         return -10, tracked
@@ -216,7 +212,7 @@ local function admitOne(i)
   else
     exposureCommit(exposureKey, idleKey, symbol, exposure, {rsq = qty, rs = notional})
   end
-  journal(notional, qty)
+  journal(qty)
   return 1, notional
 end
 

@@ -29,29 +29,33 @@
 local rcall = redis.call
 -- @include "checkEpoch"
 -- @include "exposure"
+-- @include "journal"
 
 local stale = checkEpoch(KEYS[1], ARGV[1])
 if stale then
   return {-1, stale}
 end
-local e = rcall("HMGET", KEYS[2], "state", "kind", "strategy", "symbol", "side", "price", "open_qty",
-  "filled_qty", "closed")
+local e = rcall("HMGET", KEYS[2], "state", "i", "open_qty", "filled_qty", "closed")
 if not e[1] then
   return {-13, ""}
 end
-if e[2] ~= "NEW" or e[9] == "1" then
+if e[5] == "1" then
   return {0, ""}
 end
-local price = tonumber(e[6])
-local open = tonumber(e[7])
-local filled = tonumber(e[8])
+local f = journalImmutable(KEYS[2], e[2], {"kind", "strategy", "symbol", "side", "price"})
+if f.kind ~= "NEW" then
+  return {0, ""}
+end
+local price = tonumber(f.price)
+local open = tonumber(e[3])
+local filled = tonumber(e[4])
 local cum = tonumber(ARGV[2]) or 0
 local fillNow = cum - filled
 if fillNow > open then
   fillNow = open
 end
 if fillNow > 0 then
-  exposureApply(KEYS[3], KEYS[5], e[3], e[4], exposureFillDeltas(e[5], fillNow, price))
+  exposureApply(KEYS[3], KEYS[5], f.strategy, f.symbol, exposureFillDeltas(f.side, fillNow, price))
   rcall("HSET", KEYS[2], "open_qty", open - fillNow, "filled_qty", filled + fillNow)
 else
   fillNow = 0

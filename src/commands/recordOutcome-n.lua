@@ -57,6 +57,7 @@
 ]]
 local rcall = redis.call
 -- @include "exposure"
+-- @include "journal"
 
 local KEYS_PER = 7
 local ARGS_PER = 13
@@ -83,7 +84,7 @@ local function recordOne(i)
     return -1, currentEpoch, 0
   end
   local journalKey = KEYS[kb + 1]
-  local entry = rcall("HMGET", journalKey, "state", "closed", "kind", "attempt")
+  local entry = rcall("HMGET", journalKey, "state", "closed", "i", "attempt")
   local state = entry[1]
   if not state then
     return -13, "", 0
@@ -127,7 +128,7 @@ local function recordOne(i)
     rcall("HSET", journalKey, "state", "DISPATCHED", "venue_state", venueState)
     unadmitted[#unadmitted + 1] = coid
     rcall("SET", KEYS[kb + 2], decision, "PX", ttl)
-    if entry[2] == "1" or entry[3] ~= "NEW" then
+    if entry[2] == "1" or journalKind(journalKey, entry[3]) ~= "NEW" then
       rcall("PEXPIRE", journalKey, ttl)
     else
       opened[#opened + 1] = ARGV[ab + 7]

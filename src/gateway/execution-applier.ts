@@ -158,7 +158,7 @@ export class ExecutionApplier {
   }
 
   private async apply(report: ExecutionReport, permit: DispatchPermit): Promise<void> {
-    const account = await this.deps.redis.hget(this.deps.keys.journal(report.clientOrderId), 'account');
+    const account = await this.deps.store.journalAccount(report.clientOrderId);
     if (account === null) {
       this.deps.metrics.executions.inc({ result: 'unknown_order' });
       return;

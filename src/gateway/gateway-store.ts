@@ -3,6 +3,7 @@ import type { Completion } from '../channel/intent-consumer.js';
 import type { IntentEnvelope } from '../contracts/intent.js';
 import { GatewayError } from '../errors.js';
 import type { LevelLimits } from '../exposure/exposure-limits.js';
+import { JOURNAL_PACKED_FIELD, journalAccount, packJournalImmutable } from '../journal/journal-entry.js';
 import type { Keyspace } from '../keys.js';
 import type { PolicyMode } from '../policy/policy-mode.js';
 import { CallBatcher } from '../redis/call-batcher.js';
@@ -102,32 +103,58 @@ export class GatewayStore {
         k.exposureIdle(e.account),
         target ? k.journal(target) : journal,
       );
+      const notional = e.kind === 'NEW' ? e.qty * e.price : 0;
       args.push(
         r.epoch,
         r.policyFloor,
         e.kind,
         r.clientOrderId,
-        e.idempotency_key,
         e.account,
         e.strategy_id,
         e.symbol,
         e.side,
         e.qty,
         e.price,
-        e.tif,
-        r.nowMs,
-        r.deadlineMs,
         r.limits.symbol,
         r.limits.strategy,
         r.limits.account,
         r.maxTrackedSymbols,
-        e.trace_id,
-        e.intent_id,
-        e.source_ts_ns,
         target,
+        // The journal's immutable values, from the same envelope fields as the arguments above.
+        packJournalImmutable({
+          kind: e.kind,
+          idempotencyKey: e.idempotency_key,
+          clientOrderId: r.clientOrderId,
+          account: e.account,
+          strategy: e.strategy_id,
+          symbol: e.symbol,
+          side: e.side,
+          qty: e.qty,
+          price: e.price,
+          tif: e.tif,
+          notional,
+          epoch: r.epoch,
+          admittedMs: r.nowMs,
+          deadlineMs: r.deadlineMs,
+          traceId: e.trace_id,
+          intentId: e.intent_id,
+          sourceTsNs: e.source_ts_ns,
+          target,
+        }),
       );
     }
     return this.runMany('admitIntent', keys, args, rs.length, 2);
+  }
+
+  /** The account of a journal entry (either layout), or null when there is none. */
+  async journalAccount(clientOrderId: string): Promise<string | null> {
+    let raw: (string | null)[];
+    try {
+      raw = await this.redis.hmget(this.keys.journal(clientOrderId), JOURNAL_PACKED_FIELD, 'account');
+    } catch (err) {
+      throw asRedisError(err);
+    }
+    return journalAccount(raw[0] ?? null, raw[1] ?? null);
   }
 
   /** The decision stored for an idempotency key (the dedup window), or null. */

@@ -25,7 +25,11 @@ export class JournalReader {
     return clientOrderIds.map((_, i) => {
       const [err, raw] = replies[i] ?? [new Error('no reply in the pipeline'), null];
       if (err) return err;
-      return parseJournalEntry(raw as Record<string, string>);
+      try {
+        return parseJournalEntry(raw as Record<string, string>);
+      } catch (parseErr) {
+        return parseErr as Error;
+      }
     });
   }
 

@@ -96,11 +96,13 @@ async function admitTenConcurrently(s: GatewayStore): Promise<{ rs: AdmitRequest
   return { rs, calls };
 }
 
-/** A sequence touching every admit branch: limits at each level, the symbol bound, duplicates, policy. */
+/** A sequence touching every admit branch: limits at each level, the symbol bound, duplicates, policy, cancels. */
 function sequence(): AdmitRequest[] {
   const buy = (n: number, over: Partial<IntentInput> = {}) =>
     newIntent(n, { qty: 1, price: 4_000_000, symbol: 'A', strategy_id: 's1', ...over });
   const first = request(buy(1));
+  const cancel = (n: number, target: string) =>
+    request(newIntent(n, { kind: 'CANCEL', qty: 0, price: 0, target_client_order_id: target }));
   return [
     first,
     request(buy(2)),
@@ -113,6 +115,8 @@ function sequence(): AdmitRequest[] {
     request(buy(8), { policyFloor: 'HALT' }),
     request(buy(9, { symbol: 'B', strategy_id: 's2' }), { epoch: epoch - 1 }),
     request(buy(10), { policyFloor: 'NOPE' as never }),
+    cancel(11, first.clientOrderId), // reads the packed journal entry of its target
+    cancel(12, 'AAAAAAAAAAAAAAAAAAAA'), // never journaled
   ];
 }
 
@@ -137,6 +141,8 @@ describe('batched gateway scripts', () => {
       Code.POLICY_HALT,
       Code.FENCED,
       Code.BAD_ARGUMENT,
+      Code.ADMITTED,
+      Code.UNKNOWN_ORDER,
     ]);
     expect(batched).toEqual(single);
     expect(batchedState).toEqual(await state());

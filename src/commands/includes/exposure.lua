@@ -136,15 +136,3 @@ local function exposureFillDeltas(side, lots, price)
   end
   return {rsq = -lots, rs = -lots * price, q = -lots, fn = -lots * price}
 end
-
--- Releases what a journal entry (hash key) still holds and zeroes its open quantity. Returns lots released.
-local function journalReleaseOpen(journalKey, exposureKey, idleKey)
-  local e = rcall("HMGET", journalKey, "kind", "strategy", "symbol", "side", "price", "open_qty")
-  local open = tonumber(e[6] or "0")
-  if e[1] ~= "NEW" or open <= 0 then
-    return 0
-  end
-  exposureApply(exposureKey, idleKey, e[2], e[3], exposureReleaseDeltas(e[4], open, tonumber(e[5])))
-  rcall("HSET", journalKey, "open_qty", 0)
-  return open
-end
