@@ -3,12 +3,12 @@ import type { Redis } from 'ioredis';
 import { nowNs } from '../clock.js';
 import type { Config } from '../config/schema.js';
 import { type Decision, parseDecision } from '../contracts/decision.js';
-import { deriveIdempotencyKey } from '../contracts/idempotency.js';
 import {
   EnvelopeError,
-  INTENT_SCHEMA_VERSION,
   type IntentEnvelope,
   type IntentInput,
+  completeEnvelope,
+  isCompletedEnvelope,
   serializeEnvelope,
   validateEnvelope,
 } from '../contracts/intent.js';
@@ -41,8 +41,43 @@ interface Enqueue {
   readonly payload: string;
 }
 
-interface Waiter {
-  resolve: (decision: Decision) => void;
+/**
+ * One submit waiting for its decision on the reply stream. `wait(deadline)` resolves with the decision, or
+ * with null once `deadline` (performance.now() ms) has passed; the client's one timer does that for all
+ * waiters, so an attempt costs no timer of its own. Submits of the same key in flight at once are chained
+ * (`next`) and all get the decision.
+ */
+class ReplyWaiter {
+  decision: Decision | undefined;
+  deadline = Number.POSITIVE_INFINITY;
+  next: ReplyWaiter | undefined;
+  private settle: ((decision: Decision | null) => void) | undefined;
+
+  get waiting(): boolean {
+    return this.settle !== undefined;
+  }
+
+  wait(deadline: number): Promise<Decision | null> {
+    if (this.decision) return Promise.resolve(this.decision);
+    this.deadline = deadline;
+    return new Promise((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  /** The first decision delivered is the one kept (a late duplicate reply changes nothing). */
+  deliver(decision: Decision): void {
+    if (this.decision) return;
+    this.decision = decision;
+    this.finish(decision);
+  }
+
+  finish(decision: Decision | null): void {
+    const settle = this.settle;
+    this.settle = undefined;
+    this.deadline = Number.POSITIVE_INFINITY;
+    settle?.(decision);
+  }
 }
 
 /**
@@ -61,7 +96,10 @@ export class IntentClient {
   private readonly keys: Keyspace;
   private readonly streamKey: string;
   private readonly replyKey: string;
-  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly waiters = new Map<string, ReplyWaiter>();
+  /** The one timer that ends attempts and backoffs: armed for the earliest deadline of any waiter. */
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
   private inFlight = 0;
   private closed = false;
   private readerDone: Promise<void> = Promise.resolve();
@@ -95,16 +133,12 @@ export class IntentClient {
     return client;
   }
 
-  /** Completes an intent input into a v1 envelope (version, trace id, timestamp, idempotency key). */
+  /**
+   * Completes an intent input into a v1 envelope (version, trace id, timestamp, idempotency key). The
+   * result is frozen: `submit` sends it without validating it again.
+   */
   static envelope(input: IntentInput): IntentEnvelope {
-    const fields = { ...input, schema_version: INTENT_SCHEMA_VERSION } as const;
-    const envelope = {
-      ...fields,
-      trace_id: input.trace_id ?? randomUUID(),
-      source_ts_ns: input.source_ts_ns ?? nowNs(),
-      idempotency_key: deriveIdempotencyKey(fields),
-    };
-    return validateEnvelope(envelope);
+    return completeEnvelope(input, input.trace_id ?? randomUUID(), input.source_ts_ns ?? nowNs());
   }
 
   get inFlightCount(): number {
@@ -134,7 +168,8 @@ export class IntentClient {
 
   private toEnvelope(intent: IntentInput | IntentEnvelope): IntentEnvelope {
     try {
-      return 'idempotency_key' in intent ? validateEnvelope(intent) : IntentClient.envelope(intent);
+      if (!('idempotency_key' in intent)) return IntentClient.envelope(intent);
+      return isCompletedEnvelope(intent) ? intent : validateEnvelope(intent);
     } catch (err) {
       if (err instanceof EnvelopeError) {
         throw new GatewayError('GW_ERR_ENVELOPE_INVALID', err.message, {
@@ -150,7 +185,7 @@ export class IntentClient {
     const key = envelope.idempotency_key;
     markStage(key, Stage.SUBMIT);
     const payload = serializeEnvelope(envelope);
-    const { decision: replied, cancel } = this.awaitReply(key);
+    const waiter = this.awaitReply(key);
     const { maxAttempts, attemptTimeoutMs, retryBaseMs, retryMaxMs } = this.opts.channel;
     let lastError: GatewayError | undefined;
     try {
@@ -160,7 +195,7 @@ export class IntentClient {
           const stored = await this.enqueue(key, payload);
           markStage(key, Stage.ENQUEUED);
           if (stored) return stored;
-          const decision = await raceTimeout(replied, attemptTimeoutMs);
+          const decision = await this.waitFor(waiter, attemptTimeoutMs);
           if (decision) return decided(key, decision);
           lastError = new GatewayError('GW_ERR_SUBMIT_TIMEOUT', `no decision after ${attempt} attempt(s)`, {
             idempotency_key: key,
@@ -172,13 +207,13 @@ export class IntentClient {
           lastError = err;
         }
         if (attempt < maxAttempts) {
-          const early = await raceTimeout(replied, backoffMs(attempt, retryBaseMs, retryMaxMs));
+          const early = await this.waitFor(waiter, backoffMs(attempt, retryBaseMs, retryMaxMs));
           if (early) return decided(key, early);
         }
       }
       throw lastError ?? new GatewayError('GW_ERR_SUBMIT_TIMEOUT');
     } finally {
-      cancel();
+      this.release(key, waiter);
     }
   }
 
@@ -215,23 +250,51 @@ export class IntentClient {
     return answers;
   }
 
-  private awaitReply(key: string): { decision: Promise<Decision>; cancel: () => void } {
-    let waiter!: Waiter;
-    const decision = new Promise<Decision>((resolve) => {
-      waiter = { resolve };
-    });
-    const list = this.waiters.get(key) ?? [];
-    list.push(waiter);
-    this.waiters.set(key, list);
-    const cancel = () => {
-      const current = this.waiters.get(key);
-      if (!current) return;
-      const rest = current.filter((w) => w !== waiter);
-      if (rest.length) this.waiters.set(key, rest);
-      else this.waiters.delete(key);
-    };
-    return { decision, cancel };
+  private awaitReply(key: string): ReplyWaiter {
+    const waiter = new ReplyWaiter();
+    waiter.next = this.waiters.get(key);
+    this.waiters.set(key, waiter);
+    return waiter;
   }
+
+  private release(key: string, waiter: ReplyWaiter): void {
+    let head = this.waiters.get(key);
+    if (head === waiter) head = waiter.next;
+    else for (let w = head; w; w = w.next) if (w.next === waiter) w.next = waiter.next;
+    if (head) this.waiters.set(key, head);
+    else this.waiters.delete(key);
+  }
+
+  /** The waiter's decision, or null after `ms` (the client's one timer ends the wait). */
+  private waitFor(waiter: ReplyWaiter, ms: number): Promise<Decision | null> {
+    const deadline = performance.now() + ms;
+    const wait = waiter.wait(deadline);
+    if (waiter.waiting && deadline < this.timerAt) this.arm(deadline);
+    return wait;
+  }
+
+  private arm(at: number): void {
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.expire, Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  /** Ends every wait whose deadline has passed and re-arms the timer for the earliest one left. */
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const head of this.waiters.values()) {
+      for (let w: ReplyWaiter | undefined = head; w; w = w.next) {
+        if (!w.waiting) continue;
+        // Node's timers may fire a little before performance.now() reaches the deadline: re-armed then.
+        if (w.deadline <= now) w.finish(null);
+        else if (w.deadline < earliest) earliest = w.deadline;
+      }
+    }
+    if (earliest !== Number.POSITIVE_INFINITY) this.arm(earliest);
+  };
 
   /** One blocking reader per client: routes replies to waiting submits by idempotency key. */
   private async readReplies(): Promise<void> {
@@ -272,9 +335,8 @@ export class IntentClient {
     const waiting = this.waiters.get(key);
     if (!waiting) return; // a late reply for a submit that already finished
     markStage(key, Stage.REPLY);
-    this.waiters.delete(key);
     const decision = parseDecision(text);
-    for (const w of waiting) w.resolve(decision);
+    for (let w: ReplyWaiter | undefined = waiting; w; w = w.next) w.deliver(decision);
   }
 
   async close(): Promise<void> {
@@ -301,16 +363,4 @@ function decided(key: string, decision: Decision): Decision {
     });
   }
   return decision;
-}
-
-async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

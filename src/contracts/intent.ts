@@ -76,6 +76,7 @@ const STRING_FIELDS: Readonly<Record<string, StringRule>> = {
   intent_id: { max: 64, alphabet: ID_ALPHABET },
   symbol: { max: 32, alphabet: SYMBOL_ALPHABET },
 };
+const STRING_RULES = Object.entries(STRING_FIELDS);
 export const REQUIRED_FIELDS = [
   'schema_version',
   'trace_id',
@@ -99,7 +100,8 @@ export const MAX_TTL_MS = 86_400_000;
 
 /** Parses wire text into a validated envelope, or throws {@link EnvelopeError} with a stable reason. */
 export function parseEnvelope(text: string): IntentEnvelope {
-  if (Buffer.byteLength(text, 'utf8') > MAX_ENVELOPE_BYTES) {
+  // A UTF-8 byte is at most 3 per UTF-16 unit, so short texts skip counting their bytes.
+  if (text.length * 3 > MAX_ENVELOPE_BYTES && Buffer.byteLength(text, 'utf8') > MAX_ENVELOPE_BYTES) {
     throw new EnvelopeError('ENVELOPE_TOO_LARGE', '(root)', `more than ${MAX_ENVELOPE_BYTES} bytes`);
   }
   let value: unknown;
@@ -113,6 +115,46 @@ export function parseEnvelope(text: string): IntentEnvelope {
 
 /** Validates an already-decoded value. Checks run in a fixed order so the reason is deterministic. */
 export function validateEnvelope(value: unknown): IntentEnvelope {
+  return checkEnvelope(value, true);
+}
+
+/**
+ * Envelopes built by {@link completeEnvelope}: validated, then frozen, so they cannot have changed since.
+ * The SDK sends them without validating (and hashing) them a second time.
+ */
+const COMPLETED = new WeakSet<IntentEnvelope>();
+
+/** True for an envelope {@link completeEnvelope} built (valid, frozen, fields in wire order). */
+export function isCompletedEnvelope(envelope: object): boolean {
+  return COMPLETED.has(envelope as IntentEnvelope);
+}
+
+/**
+ * Completes an intent input into a validated v1 envelope with the given trace id and timestamp: the
+ * idempotency key is derived once (validation does not derive it again), and the result is frozen with
+ * its fields in wire order, so `JSON.stringify` of it is {@link serializeEnvelope}'s text. Throws
+ * {@link EnvelopeError} exactly as {@link validateEnvelope} would for the same fields.
+ */
+export function completeEnvelope(input: IntentInput, traceId: string, sourceTsNs: string): IntentEnvelope {
+  const fields = { ...input, schema_version: INTENT_SCHEMA_VERSION } as const;
+  const candidate = {
+    ...fields,
+    trace_id: traceId,
+    source_ts_ns: sourceTsNs,
+    idempotency_key: deriveIdempotencyKey(fields),
+  };
+  const valid = checkEnvelope(candidate, false);
+  const ordered: Record<string, unknown> = {};
+  for (const key of REQUIRED_FIELDS) ordered[key] = valid[key];
+  if (valid.target_client_order_id !== undefined)
+    ordered.target_client_order_id = valid.target_client_order_id;
+  const envelope = Object.freeze(ordered) as unknown as IntentEnvelope;
+  COMPLETED.add(envelope);
+  return envelope;
+}
+
+/** `deriveKey` false: the caller has just derived the key from these very fields. */
+function checkEnvelope(value: unknown, deriveKey: boolean): IntentEnvelope {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new EnvelopeError('ENVELOPE_NOT_JSON', '(root)', 'not a JSON object');
   }
@@ -130,7 +172,7 @@ export function validateEnvelope(value: unknown): IntentEnvelope {
   for (const key of REQUIRED_FIELDS) {
     if (obj[key] === undefined) throw new EnvelopeError('ENVELOPE_MISSING_FIELD', key, 'required');
   }
-  for (const [field, rule] of Object.entries(STRING_FIELDS)) checkString(obj, field, rule);
+  for (const [field, rule] of STRING_RULES) checkString(obj, field, rule);
   checkTimestamp(obj.source_ts_ns);
   const kind = checkEnum(obj, 'kind', INTENT_KINDS);
   checkEnum(obj, 'side', SIDES);
@@ -145,7 +187,7 @@ export function validateEnvelope(value: unknown): IntentEnvelope {
     throw new EnvelopeError('ENVELOPE_BAD_STRING', 'idempotency_key', 'must be 64 lowercase hex characters');
   }
   const envelope = obj as unknown as IntentEnvelope;
-  if (deriveIdempotencyKey(envelope) !== envelope.idempotency_key) {
+  if (deriveKey && deriveIdempotencyKey(envelope) !== envelope.idempotency_key) {
     throw new EnvelopeError(
       'ENVELOPE_KEY_MISMATCH',
       'idempotency_key',
@@ -215,6 +257,8 @@ function checkTarget(obj: Record<string, unknown>, kind: IntentKind): void {
 
 /** Serializes an envelope with its fields in a fixed order (stable bytes for logs and the WAL). */
 export function serializeEnvelope(envelope: IntentEnvelope): string {
+  // A completed envelope already holds exactly these fields in this order.
+  if (COMPLETED.has(envelope)) return JSON.stringify(envelope);
   const ordered: Record<string, unknown> = {};
   for (const key of REQUIRED_FIELDS) ordered[key] = envelope[key];
   if (envelope.target_client_order_id !== undefined)

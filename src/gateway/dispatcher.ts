@@ -142,14 +142,16 @@ export class Dispatcher {
     markStage(intent.idempotencyKey, Stage.VENUE_ACK);
     this.deps.observer?.observeBroker(true, elapsed);
     this.deps.metrics.dispatchLatency.observe(Number(elapsed) / 1e9);
-    this.deps.events.record('gateway.ack', {
-      client_order_id: intent.clientOrderId,
-      kind: intent.kind,
-      state: result.state,
-      reject_reason: result.rejectReason,
-      venue_order_id: result.venueOrderId,
-      epoch: permit.epoch,
-    });
+    if (this.deps.events.enabled) {
+      this.deps.events.record('gateway.ack', {
+        client_order_id: intent.clientOrderId,
+        kind: intent.kind,
+        state: result.state,
+        reject_reason: result.rejectReason,
+        venue_order_id: result.venueOrderId,
+        epoch: permit.epoch,
+      });
+    }
     return this.settle(intent, permit, result);
   }
 

@@ -19,6 +19,11 @@ export class EventSink {
     private readonly logger: Logger,
   ) {}
 
+  /** False without a recorder: callers skip building payloads nobody records. */
+  get enabled(): boolean {
+    return this.recorder !== undefined;
+  }
+
   /** True while the recorder refuses appends with GW_ERR_WAL_HALTED. */
   get walHalted(): boolean {
     return this.halted;

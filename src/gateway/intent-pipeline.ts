@@ -187,8 +187,10 @@ export class IntentPipeline {
       target: envelope.target_client_order_id ?? '',
       ...(completion ? { completion } : {}),
     };
-    const { completion: _, ...recorded } = intent;
-    this.deps.events.record('gateway.dispatch', { ...recorded, epoch: permit.epoch });
+    if (this.deps.events.enabled) {
+      const { completion: _, ...recorded } = intent;
+      this.deps.events.record('gateway.dispatch', { ...recorded, epoch: permit.epoch });
+    }
     this.deps.dispatching.add(clientOrderId);
     try {
       return await this.deps.dispatcher.dispatch(intent, permit, { number: 1, startedAt: attemptStartedAt });

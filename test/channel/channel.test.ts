@@ -147,6 +147,21 @@ describe('intent channel', () => {
     redis.disconnect();
   });
 
+  it('answers every submit of one key in flight at once with the same decision, including one that has timed out and backs off', async () => {
+    const c = await client(
+      testChannel({ attemptTimeoutMs: 100, maxAttempts: 3, retryBaseMs: 2_000, retryMaxMs: 2_000 }),
+    );
+    const early = c.submit(newIntent(8, { trace_id: 'early' }));
+    // No consumer yet: the first submit's attempt times out and it backs off (jittered, up to 2 s).
+    await new Promise((r) => setTimeout(r, 250));
+    const late = c.submit(newIntent(8, { trace_id: 'late' }));
+    await consumer();
+    const [a, b] = await Promise.all([early, late]);
+    expect(b).toEqual(a);
+    expect(a.status).toBe('ACCEPTED');
+    expect(c.inFlightCount).toBe(0);
+  });
+
   it('fails a submit with GW_ERR_SUBMIT_TIMEOUT when no decision comes within the budget', async () => {
     const c = await client(testChannel({ attemptTimeoutMs: 50, maxAttempts: 2 }));
     const result = await settled(c.submit(newIntent(1)));

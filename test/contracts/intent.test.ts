@@ -1,8 +1,14 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IntentClient } from '../../src/channel/intent-client.js';
-import { deriveClientOrderId, deriveIdempotencyKey } from '../../src/contracts/idempotency.js';
 import {
+  canonicalPayload,
+  deriveClientOrderId,
+  deriveIdempotencyKey,
+} from '../../src/contracts/idempotency.js';
+import {
+  ENVELOPE_FIELDS,
   EnvelopeError,
   type IntentEnvelope,
   MAX_ENVELOPE_BYTES,
@@ -72,6 +78,41 @@ describe('intent envelope v1', () => {
   it('rejects envelopes above the byte limit before parsing them', () => {
     const text = JSON.stringify({ ...valid(), pad: 'x'.repeat(MAX_ENVELOPE_BYTES) });
     expect(() => parseEnvelope(text)).toThrow(/ENVELOPE_TOO_LARGE/);
+  });
+
+  it('counts the byte limit in UTF-8 bytes, not characters', () => {
+    // 1 400 three-byte characters: under the limit in characters, over it in bytes.
+    const text = JSON.stringify({ ...valid(), pad: '€'.repeat(1_400) });
+    expect(text.length).toBeLessThan(MAX_ENVELOPE_BYTES);
+    expect(() => parseEnvelope(text)).toThrow(/ENVELOPE_TOO_LARGE/);
+  });
+
+  it('completes an input once into a frozen envelope in wire order that validates as sent', () => {
+    const envelope = valid();
+    expect(Object.isFrozen(envelope)).toBe(true);
+    expect(Object.keys(envelope)).toEqual(ENVELOPE_FIELDS.filter((f) => f in envelope));
+    const plain = { ...envelope };
+    expect(validateEnvelope(plain)).toEqual(envelope);
+    expect(serializeEnvelope(envelope)).toBe(serializeEnvelope(plain));
+    expect(JSON.parse(serializeEnvelope(envelope))).toEqual(plain);
+    expect(() => {
+      (envelope as { qty: number }).qty = 2;
+    }).toThrow(TypeError);
+  });
+
+  it.each([
+    ['an unknown field', { leverage: 10 }, 'ENVELOPE_UNKNOWN_FIELD'],
+    ['a float quantity', { qty: 1.5 }, 'ENVELOPE_NOT_INTEGER'],
+    ['a bad symbol', { symbol: 'a b' }, 'ENVELOPE_BAD_STRING'],
+  ])('refuses to complete an input with %s, with the validator reason', (_label, patch, reason) => {
+    let caught: unknown;
+    try {
+      IntentClient.envelope({ ...newIntent(4), ...patch } as Parameters<typeof IntentClient.envelope>[0]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(EnvelopeError);
+    expect((caught as EnvelopeError).reason).toBe(reason);
   });
 
   it('requires a target client order id on CANCEL and zero quantity and price', () => {
@@ -158,6 +199,27 @@ describe('idempotency key derivation (property)', () => {
     for (const [field, value] of Object.entries(changes))
       keys.add(deriveIdempotencyKey({ ...base, [field]: value }));
     expect(keys.size).toBe(Object.keys(changes).length + 1);
+  });
+
+  it('derives the key and client order id as sha256 of their documented inputs', () => {
+    const base32 = (bytes: Buffer) => {
+      let bits = '';
+      for (const b of bytes) bits += b.toString(2).padStart(8, '0');
+      let out = '';
+      for (let i = 0; i < 100; i += 5)
+        out += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[parseInt(bits.slice(i, i + 5), 2)];
+      return out;
+    };
+    fc.assert(
+      fc.property(arbInput, (input) => {
+        const envelope = IntentClient.envelope(input);
+        const key = createHash('sha256').update(canonicalPayload(envelope)).digest('hex');
+        expect(envelope.idempotency_key).toBe(key);
+        expect(deriveIdempotencyKey(envelope)).toBe(key);
+        const coid = base32(createHash('sha256').update(`coid/v1:${key}`).digest());
+        expect(deriveClientOrderId(key)).toBe(coid);
+      }),
+    );
   });
 
   it('derives 20-character base32 client order ids that the validator accepts as targets', () => {
