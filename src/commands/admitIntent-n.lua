@@ -202,6 +202,7 @@ local function admitOne(i)
         fields[mi + 1] = prefix .. EXPOSURE_METRICS[mi]
       end
       rcall("HDEL", exposureKey, unpack(fields))
+      exposureForget(exposureKey, evicted)
       rcall("SREM", symbolsKey, evicted)
     end
     rcall("SADD", symbolsKey, symbol)
@@ -220,6 +221,7 @@ local out = {}
 for i = 1, count do
   local ok, code, detail = pcall(admitOne, i)
   if not ok then
+    exposureCacheReset()
     -- Redis 7 raises errors as tables {err = "..."}; plain Lua errors are strings.
     code, detail = -12, type(code) == "table" and (code.err or "error") or tostring(code)
   end

@@ -162,6 +162,7 @@ local out = {}
 for i = 1, count do
   local ok, code, detail, extra = pcall(recordOne, i)
   if not ok then
+    exposureCacheReset()
     -- Redis 7 raises errors as tables {err = "..."}; plain Lua errors are strings.
     code, detail, extra = -12, type(code) == "table" and (code.err or "error") or tostring(code), 0
   end

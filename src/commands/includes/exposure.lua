@@ -5,7 +5,8 @@
     rsq reserved SELL lots                           rs  reserved SELL notional
   Levels: "P|<strategy>|<symbol>" (the pair), "S|<symbol>", "T|<strategy>", "A" (the account).
   All values are scaled integers ≤ 2^53-1, exact in Lua doubles. A script reads the four levels of
-  (strategy, symbol) with one HMGET and writes them back with one HSET.
+  (strategy, symbol) with one HMGET (only those it has not read yet in this run) and writes them back
+  with one HSET.
 
   Worst-case exposure of a level: BUY side fn + rb, SELL side rs - fn. A new BUY of notional n is allowed
   when fn + rb + n ≤ limit (a SELL: rs - fn + n ≤ limit), so an intent that only reduces never trips a
@@ -30,44 +31,105 @@ local function exposureIsZero(v)
   return v.q == 0 and v.fn == 0 and v.rbq == 0 and v.rb == 0 and v.rsq == 0 and v.rs == 0
 end
 
--- Reads the four levels of (strategy, symbol) and the symbol's pair count in ONE HMGET. Returns
--- {names = {P, S, T, A}, fields = the 24 field names (level-major) then "S|<symbol>|pn",
--- levels = {values per level}, pn = number}. The field names are built once here and reused by
--- exposureCommit: Lua string building is most of what these scripts cost (bench/gateway/script-cost.ts).
+-- Per script run, per exposure hash: the levels already read (name -> metrics table), the symbols' pair
+-- counts, and whether the encoding pin was written. A batch of intents (admitIntent-n, recordOutcome-n)
+-- mostly shares its account and strategies: each level is read once per run, not once per intent, and
+-- the field names are built once. Valid because nothing else writes the hash while the script runs and
+-- every write goes through exposureCommit, which updates these very tables in place (write-through), and
+-- the symbol eviction (admitIntent-n) drops what it deletes (exposureForget).
+local exposureCaches = {}
+local exposureFieldNames = {}
+
+-- The six field names of level `name`, built once per script run.
+local function exposureFields(name)
+  local f = exposureFieldNames[name]
+  if not f then
+    local prefix = name .. "|"
+    f = {}
+    for mi = 1, 6 do
+      f[mi] = prefix .. EXPOSURE_METRICS[mi]
+    end
+    exposureFieldNames[name] = f
+  end
+  return f
+end
+
+local function exposureCache(hash)
+  local c = exposureCaches[hash]
+  if not c then
+    c = {levels = {}, pn = {}, pinned = false}
+    exposureCaches[hash] = c
+  end
+  return c
+end
+
+-- Reads the four levels of (strategy, symbol) and the symbol's pair count, with ONE HMGET of what this run
+-- has not read yet. Returns {names = {P, S, T, A}, levels = {metrics per level}, pn = number,
+-- symbol = symbol, cache = the hash's cache}.
 local function exposureLoad(hash, strategy, symbol)
+  local c = exposureCache(hash)
   local names = {"P|" .. strategy .. "|" .. symbol, "S|" .. symbol, "T|" .. strategy, "A"}
-  local fields = {}
-  local n = 0
-  for li = 1, 4 do
-    local prefix = names[li] .. "|"
-    for mi = 1, 6 do
-      n = n + 1
-      fields[n] = prefix .. EXPOSURE_METRICS[mi]
-    end
-  end
-  fields[25] = names[2] .. "|pn"
-  local raw = rcall("HMGET", hash, unpack(fields))
   local levels = {}
-  local i = 0
+  local want = {}
+  local missing = {}
+  local nw = 0
   for li = 1, 4 do
-    local v = {}
-    for mi = 1, 6 do
-      i = i + 1
-      v[EXPOSURE_METRICS[mi]] = tonumber(raw[i] or 0)
+    local v = c.levels[names[li]]
+    if v then
+      levels[li] = v
+    else
+      missing[#missing + 1] = li
+      local f = exposureFields(names[li])
+      for mi = 1, 6 do
+        want[nw + mi] = f[mi]
+      end
+      nw = nw + 6
     end
-    levels[li] = v
   end
-  return {names = names, fields = fields, levels = levels, pn = tonumber(raw[25] or 0)}
+  local pn = c.pn[symbol]
+  if pn == nil then
+    want[nw + 1] = names[2] .. "|pn"
+  end
+  if #want > 0 then
+    local raw = rcall("HMGET", hash, unpack(want))
+    local i = 0
+    for _, li in ipairs(missing) do
+      local v = {}
+      for mi = 1, 6 do
+        v[EXPOSURE_METRICS[mi]] = tonumber(raw[i + mi] or 0)
+      end
+      i = i + 6
+      levels[li] = v
+      c.levels[names[li]] = v
+    end
+    if pn == nil then
+      pn = tonumber(raw[i + 1] or 0)
+    end
+  end
+  return {names = names, levels = levels, pn = pn, symbol = symbol, cache = c}
+end
+
+-- Forgets everything read: after an error raised mid-intent (a write may have failed after the level
+-- tables changed), the next intent reads the hash again.
+local function exposureCacheReset()
+  exposureCaches = {}
+end
+
+-- Drops a symbol level deleted outside exposureCommit (eviction) from the run's cache.
+local function exposureForget(hash, symbol)
+  local c = exposureCache(hash)
+  c.levels["S|" .. symbol] = nil
+  c.pn[symbol] = nil
 end
 
 -- Applies `deltas` (metric -> signed integer) to every loaded level and writes the result in one HSET,
 -- then keeps the zero-balance bookkeeping: empty pair/strategy levels are deleted; "S|<symbol>|pn" counts
 -- the symbol's non-empty pairs, and the symbol is idle (evictable) only when its level and all its pairs
 -- are empty — two strategies netting to zero do not make a symbol idle. Values are written as "%d" of
--- doubles: exact, since every level stays within its limit ≤ 2^53-1.
+-- doubles: exact, since every level stays within its limit ≤ 2^53-1. The level tables are the run's
+-- cache: changing them here is what keeps the cache equal to the hash.
 local function exposureCommit(hash, idleKey, symbol, state, deltas)
   local pairWasZero = exposureIsZero(state.levels[1])
-  local fields = state.fields
   local set = {}
   local ns = 0
   local del = {}
@@ -77,18 +139,18 @@ local function exposureCommit(hash, idleKey, symbol, state, deltas)
     for m, d in pairs(deltas) do
       v[m] = v[m] + d
     end
-    local base = (li - 1) * 6
+    local fields = exposureFields(state.names[li])
     if (li == 1 or li == 3) and exposureIsZero(v) then
       for mi = 1, 6 do
         nd = nd + 1
-        del[nd] = fields[base + mi]
+        del[nd] = fields[mi]
       end
     else
       for mi = 1, 6 do
         local m = EXPOSURE_METRICS[mi]
         local d = deltas[m]
         if li == 2 or (d and d ~= 0) then
-          set[ns + 1] = fields[base + mi]
+          set[ns + 1] = fields[mi]
           set[ns + 2] = string.format("%d", v[m])
           ns = ns + 2
         end
@@ -101,11 +163,15 @@ local function exposureCommit(hash, idleKey, symbol, state, deltas)
   elseif pairIsZero and not pairWasZero then
     state.pn = state.pn - 1
   end
-  set[ns + 1] = fields[25]
+  state.cache.pn[symbol] = state.pn
+  set[ns + 1] = state.names[2] .. "|pn"
   set[ns + 2] = state.pn
-  set[ns + 3] = EXPOSURE_ENCODING_FIELD
-  set[ns + 4] = EXPOSURE_ENCODING_PIN
+  if not state.cache.pinned then
+    set[ns + 3] = EXPOSURE_ENCODING_FIELD
+    set[ns + 4] = EXPOSURE_ENCODING_PIN
+  end
   rcall("HSET", hash, unpack(set))
+  state.cache.pinned = true
   if nd > 0 then
     rcall("HDEL", hash, unpack(del))
   end
