@@ -55,7 +55,6 @@ const NS_PER_MS = 1_000_000n;
  */
 export class IntentPipeline {
   private permit: DispatchPermit | undefined;
-  private inFlightCount = 0;
 
   constructor(private readonly deps: IntentPipelineDeps) {}
 
@@ -66,21 +65,19 @@ export class IntentPipeline {
 
   /** Intents being decided right now. */
   get inFlight(): number {
-    return this.inFlightCount;
+    return this.deps.metrics.live.inFlight;
   }
 
   readonly handle = async (delivery: Delivery): Promise<Decision> => {
     const { metrics } = this.deps;
-    metrics.inFlight.inc();
-    this.inFlightCount++;
+    metrics.live.inFlight++;
     try {
       const decision = await this.decide(delivery.envelope, delivery.completion);
-      metrics.decisions.inc({ outcome: decision.status, reason: decision.reason ?? 'none' });
+      metrics.countDecision(decision.status, decision.reason ?? 'none');
       this.deps.policy?.observeDecision?.(decision.reason);
       return decision;
     } finally {
-      metrics.inFlight.dec();
-      this.inFlightCount--;
+      metrics.live.inFlight--;
     }
   };
 
