@@ -178,11 +178,16 @@ export class SegmentLoader {
     }
 
     // Pass 1 before anything is sent: a segment that does not match its manifest inserts nothing. A
-    // segment of at most one batch's bytes stays in memory for pass 2 (the memory bound per load is one
-    // batch either way); a larger one is read again.
+    // segment of at most one batch's bytes is read once, hashed and line-checked in full before anything
+    // is sent (the memory bound per load is one batch either way); a larger one is hashed, then read
+    // again and line-checked as it streams.
     let verified: VerifiedSegment | undefined;
     if (manifest.bytes <= config.batchBytes) {
-      verified = await SegmentReader.readVerified(files.segmentPath, manifest, this.pool);
+      verified = await SegmentReader.readVerified(files.segmentPath, manifest, this.pool, {
+        batchRows: config.batchRows,
+        batchBytes: config.batchBytes,
+        skipThroughSeq: resumeAfter,
+      });
     } else {
       await SegmentReader.verifyFile(files.segmentPath, manifest);
     }
@@ -216,6 +221,12 @@ export class SegmentLoader {
       // The landed set was not a prefix (an unexpected gap): insert everything; duplicates collapse.
       this.deps.logger.warn({ segment_id: files.segmentId, landed }, 'resume left a gap; reinserting all');
       resumeAfter = -1;
+      if (verified) {
+        verified = SegmentReader.replan(files.segmentPath, manifest, verified, {
+          batchRows: config.batchRows,
+          batchBytes: config.batchBytes,
+        });
+      }
     }
     timeline.mark('verified');
     // Every INSERT that used these buffers has returned (the server had read each whole body).
@@ -226,8 +237,9 @@ export class SegmentLoader {
   }
 
   /**
-   * Streams the segment into ClickHouse, one INSERT per batch, each batch's bytes sent as the reader
-   * verifies them (reading overlaps ClickHouse's parsing). A verification failure errors the body, which
+   * Sends the segment to ClickHouse, one INSERT per batch. A segment in memory (`verified`) has passed
+   * every check already: its batches are sent as they are. A larger one streams, each batch's bytes sent
+   * as the reader verifies them (reading overlaps ClickHouse's parsing); a failure errors the body, which
    * cuts that INSERT's connection; ClickHouse 18.16 may still commit the whole records it had received,
    * which all passed pass 1 (the sha256) and their own checks: real records with their real keys.
    */
@@ -239,11 +251,34 @@ export class SegmentLoader {
     verified: VerifiedSegment | undefined,
   ): Promise<void> {
     const { sink, config, metrics, fault } = this.deps;
+    if (verified) {
+      let inserted = 0;
+      for (const batch of verified.batches) {
+        lease.assertHeld();
+        const stop = metrics.insertSeconds.startTimer();
+        await this.checked('insert', () =>
+          sink.insert(
+            files.segmentId,
+            {
+              index: batch.index,
+              body: bodyOf(batch.chunks),
+              dedupToken: batchDedupToken(manifest, resumeAfter, config, batch.index),
+            },
+            lease.signal,
+          ),
+        );
+        stop();
+        metrics.rowsLoaded.inc(batch.rows);
+        inserted += batch.rows;
+        if (batch.index === 0) fault('mid-insert', files.segmentId);
+      }
+      if (resumeAfter >= 0) metrics.skippedRows.inc(manifest.recordCount - inserted);
+      return;
+    }
     const reader = new SegmentReader(files.segmentPath, manifest, {
       batchRows: config.batchRows,
       batchBytes: config.batchBytes,
       skipThroughSeq: resumeAfter,
-      ...(verified ? { source: verified } : {}),
     });
     let inserted = 0;
     try {
@@ -395,6 +430,16 @@ export class SegmentLoader {
       throw err;
     }
   }
+}
+
+/** A verified batch's bytes as an INSERT body: all of it pushed at once (it is in memory already). */
+function bodyOf(chunks: readonly Buffer[]): Readable {
+  return new Readable({
+    read() {
+      for (const chunk of chunks) this.push(chunk);
+      this.push(null);
+    },
+  });
 }
 
 /**

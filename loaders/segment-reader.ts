@@ -49,25 +49,29 @@ export type Piece =
   | { readonly kind: 'batch-end'; readonly batch: BatchSummary }
   | { readonly kind: 'eof' };
 
-export interface SegmentReaderOptions {
+/** How a segment is cut into batches (one batch is one INSERT). */
+export interface BatchPlan {
   readonly batchRows: number;
   readonly batchBytes: number;
   /** Records with seq ≤ this are read and verified but not put in a batch (already in ClickHouse). */
   readonly skipThroughSeq?: number;
-  readonly readChunkBytes?: number;
-  /**
-   * The segment's bytes as pass 1 read and hashed them ({@link SegmentReader.readVerified}): pass 2 scans
-   * these instead of reading the file again, so what is sent is exactly what the sha256 covered.
-   */
-  readonly source?: VerifiedSegment;
 }
 
-/** A whole segment in memory, read and sha256-checked against its manifest by pass 1. */
+export interface SegmentReaderOptions extends BatchPlan {
+  readonly readChunkBytes?: number;
+}
+
+/**
+ * A whole segment in memory, read and checked in full by {@link SegmentReader.readVerified}: size and
+ * sha256 against the manifest and every record's line checks passed, cut into batches.
+ */
 export interface VerifiedSegment {
   /** The file's bytes in order (views of `buffers`). */
   readonly chunks: readonly Buffer[];
   /** The pooled buffers behind `chunks`: give them back only once nothing uses the chunks any more. */
   readonly buffers: readonly Buffer[];
+  /** The batches of the plan it was read with: slices of `chunks` (and copies of split records). */
+  readonly batches: readonly SegmentBatch[];
 }
 
 /**
@@ -118,9 +122,13 @@ const TS_MARK = pattern(',"ts_ns":"');
  *    here means the file changed after pass 1, a disk fault, or a writer bug: what was handed out before
  *    is whole records that passed pass 1.)
  *
+ * That is the streaming form, for a segment larger than one batch. A segment of at most one batch's
+ * bytes (all of them with the WAL's rotation) is read once by {@link SegmentReader.readVerified}, which
+ * runs both passes' checks on each read as it arrives and returns the batches only once all passed.
+ *
  * Per-record CRCs are not recomputed: the whole-file sha256 already proves every byte is the one sealed.
- * Reading is pulled by the consumer: nothing more is read than the batch asked for, so a slow ClickHouse
- * slows the reader instead of growing memory.
+ * Streaming reads are pulled by the consumer: nothing more is read than the batch asked for, so a slow
+ * ClickHouse slows the reader instead of growing memory.
  */
 export class SegmentReader {
   private readonly prefix: Pattern;
@@ -140,6 +148,9 @@ export class SegmentReader {
   private batch: MutableBatch = newBatch(0);
   private batchFull = false;
   private finished = false;
+  /** In-memory scanning ({@link readVerified}): the current batch's slices, and the batches so far. */
+  private slices: Buffer[] = [];
+  private readonly planned: SegmentBatch[] = [];
 
   constructor(
     private readonly path: string,
@@ -178,20 +189,27 @@ export class SegmentReader {
   }
 
   /**
-   * Pass 1 keeping the bytes: reads the whole file into pooled buffers, hashing each read, and checks
-   * size and sha256 against the manifest before returning them. Nothing of it can be sent before this
-   * returns, and pass 2 over the result sends exactly the bytes the hash covered (no second read that a
-   * disk fault could change). For segments of at most `batchBytes` (the loader's memory bound per load).
+   * Both passes in one read, for a segment of at most `batchBytes` (the loader's memory bound per load):
+   * reads the whole file into pooled buffers and, per read, hashes it and runs every line check on it
+   * right away, while it is still in the CPU cache (a separate pass 2 re-read ~8 MiB long evicted by
+   * ClickHouse's parsing, and cost 2-3x what it costs alone: docs/replay.md, "Benchmark"). Returns only
+   * once size, sha256, record count and every record's checks passed: nothing of a segment can be sent
+   * before all of it is verified, and what is sent is exactly the bytes the hash covered (no second read
+   * a disk fault could change). A size or checksum mismatch is reported before a line check's failure
+   * (a flipped byte is a `checksum` fault even where it also breaks a record's shape).
    */
   static async readVerified(
     path: string,
     manifest: SegmentManifest,
     pool: ReadBufferPool,
+    plan: BatchPlan,
   ): Promise<VerifiedSegment> {
     const hash = createHash('sha256');
+    const scanner = new SegmentReader(path, manifest, plan);
     const buffers: Buffer[] = [];
     const chunks: Buffer[] = [];
     let bytes = 0;
+    let lineError: unknown;
     const file = await open(path, 'r');
     try {
       for (;;) {
@@ -208,17 +226,82 @@ export class SegmentReader {
         bytes += bytesRead;
         // A file longer than its manifest says fails below anyway; stop reading it into memory.
         if (bytes > manifest.bytes) break;
+        if (lineError === undefined) {
+          try {
+            scanner.feed(chunk);
+          } catch (err) {
+            lineError = err;
+          }
+        }
       }
     } finally {
       await file.close();
     }
     try {
       checkDigest(manifest, bytes, hash.digest('hex'));
+      if (lineError !== undefined) throw lineError;
+      return { chunks, buffers, batches: scanner.finish() };
     } catch (err) {
       pool.give(buffers);
       throw err;
     }
-    return { chunks, buffers };
+  }
+
+  /**
+   * The batches of another plan over a segment {@link readVerified} already holds (its line checks run
+   * again: they are what cuts batches). For the rare re-insert of a whole segment after a resume.
+   */
+  static replan(
+    path: string,
+    manifest: SegmentManifest,
+    verified: VerifiedSegment,
+    plan: BatchPlan,
+  ): VerifiedSegment {
+    const scanner = new SegmentReader(path, manifest, plan);
+    for (const chunk of verified.chunks) scanner.feed(chunk);
+    return { ...verified, batches: scanner.finish() };
+  }
+
+  /** In-memory scanning: checks every complete line of the next read, cutting batches as it goes. */
+  private feed(read: Buffer): void {
+    this.totalBytes += read.length;
+    const carry = this.carry;
+    this.carry = undefined;
+    if (!carry) {
+      this.scanAll(read);
+      return;
+    }
+    // As in readChunk: the split record is stitched as its own small chunk, then the rest of the read.
+    const headEnd = read.indexOf(NEWLINE) + 1;
+    this.scanAll(Buffer.concat([carry, headEnd > 0 ? read.subarray(0, headEnd) : read]));
+    if (headEnd > 0 && headEnd < read.length) this.scanAll(read.subarray(headEnd));
+  }
+
+  private scanAll(chunk: Buffer): void {
+    this.chunk = chunk;
+    this.pos = 0;
+    while (this.chunk) {
+      const bytes = this.scan(this.chunk);
+      if (bytes) this.slices.push(bytes);
+      if (this.batchFull) {
+        this.batchFull = false;
+        this.closeBatch();
+      }
+    }
+  }
+
+  /** In-memory scanning: the end-of-file checks, then every batch. */
+  private finish(): SegmentBatch[] {
+    this.finished = true;
+    this.checkEnd();
+    if (this.batch.rows > 0) this.closeBatch();
+    return this.planned;
+  }
+
+  private closeBatch(): void {
+    const batch = this.endBatch().batch;
+    this.planned.push(Object.freeze({ ...batch, chunks: Object.freeze(this.slices) }));
+    this.slices = [];
   }
 
   /**
@@ -258,13 +341,11 @@ export class SegmentReader {
       this.pos = 0;
       return;
     }
-    this.iterator ??= this.opts.source
-      ? inMemory(this.opts.source.chunks)
-      : (
-          createReadStream(this.path, {
-            highWaterMark: this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
-          }) as AsyncIterable<Buffer>
-        )[Symbol.asyncIterator]();
+    this.iterator ??= (
+      createReadStream(this.path, {
+        highWaterMark: this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES,
+      }) as AsyncIterable<Buffer>
+    )[Symbol.asyncIterator]();
     const next = await this.iterator.next();
     if (next.done) {
       this.finished = true;
@@ -359,7 +440,7 @@ export class SegmentReader {
     return chunk.subarray(runStart, lineStart);
   }
 
-  private endBatch(): Piece {
+  private endBatch(): { kind: 'batch-end'; batch: BatchSummary } {
     const done = Object.freeze({ ...this.batch });
     this.batch = newBatch(done.index + 1);
     return { kind: 'batch-end', batch: done };
@@ -414,10 +495,6 @@ export class SegmentReader {
   private corrupt(reason: QuarantineReason, detail: string): GatewayError {
     return segmentCorrupt(this.manifest.segmentId, reason, detail);
   }
-}
-
-async function* inMemory(chunks: readonly Buffer[]): AsyncGenerator<Buffer> {
-  yield* chunks;
 }
 
 function checkDigest(manifest: SegmentManifest, bytes: number, digest: string): void {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -67,7 +68,25 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     const backslash = bytesU.indexOf('\\', bytesU.indexOf('"payload"'));
     bytesU[backslash] = (bytesU[backslash] as number) ^ 0x01;
     writeFileSync(unparsableOneBatch.segmentPath, bytesU);
-    const bad = [flipped, wrongSha, torn, badManifest, flippedOneBatch, wrongShaOneBatch, unparsableOneBatch];
+    // A writer that sealed a foreign record as the very last line, its manifest hashing the forged bytes:
+    // size and sha256 pass, the line checks do not. Both segments fit in memory, where every record is
+    // checked before the first batch is sent: neither the one-batch segment nor the three batches of the
+    // other (two of them before the forged record) insert anything.
+    const forgedLastOneBatch = forgeLastRecord(
+      writeSegment(scenario.walDir, { firstSeq: 100_001, count: 400 }),
+    );
+    const forgedLast = forgeLastRecord(writeSegment(scenario.walDir, { firstSeq: 110_001, count: 1_500 }));
+    const bad = [
+      flipped,
+      wrongSha,
+      torn,
+      badManifest,
+      flippedOneBatch,
+      wrongShaOneBatch,
+      unparsableOneBatch,
+      forgedLastOneBatch,
+      forgedLast,
+    ];
 
     const loader = await scenario.spawnLoader('loader-a');
     await scenario.waitFinished(
@@ -86,6 +105,8 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
       'checksum',
       'checksum',
       'checksum',
+      'record_shape',
+      'record_shape',
     ]);
     for (const s of bad) expect(existsSync(s.segmentPath) && existsSync(s.manifestPath)).toBe(true);
     // Every good record is there once, and nothing of a quarantined segment was inserted: the checksum
@@ -99,9 +120,9 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     const byReason = Object.fromEntries(
       quarantined.map((l) => [/reason="([a-z_]+)"/.exec(l)?.[1], Number(l.split(' ').pop())]),
     );
-    expect(byReason).toEqual({ checksum: 5, manifest_invalid: 1, size: 1 });
+    expect(byReason).toEqual({ checksum: 5, manifest_invalid: 1, size: 1, record_shape: 2 });
     await waitFor('quarantined gauge', async () =>
-      (await scenario.metricLines(loader, 'hft_loader_quarantined_segments')).some((l) => l.endsWith(' 7')),
+      (await scenario.metricLines(loader, 'hft_loader_quarantined_segments')).some((l) => l.endsWith(' 9')),
     );
   });
 
@@ -225,6 +246,19 @@ describe('loaders: corrupt segments, zombies, racing loaders, unsafe Redis', () 
     }
   });
 });
+
+/** Replaces the segment's last record with another producer's, and hashes the result into its manifest. */
+function forgeLastRecord(s: FixtureSegment): FixtureSegment {
+  const bytes = readFileSync(s.segmentPath);
+  const last = nthLineStart(bytes, s.manifest.recordCount - 1);
+  const line = bytes.subarray(last).toString().replace('"producer_id":"gw-1"', '"producer_id":"gw-9"');
+  const forged = Buffer.concat([bytes.subarray(0, last), Buffer.from(line)]);
+  expect(forged.length).toBe(bytes.length);
+  writeFileSync(s.segmentPath, forged);
+  const manifest = { ...s.manifest, sha256: createHash('sha256').update(forged).digest('hex') };
+  writeFileSync(s.manifestPath, JSON.stringify(manifest));
+  return { ...s, manifest };
+}
 
 function nthLineStart(buf: Buffer, n: number): number {
   let pos = 0;

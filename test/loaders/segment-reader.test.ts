@@ -137,20 +137,41 @@ describe('SegmentReader', () => {
     }
   });
 
-  it('readVerified keeps the hashed bytes in pooled buffers; pass 2 over them yields the same batches', async () => {
+  it('readVerified: one read, hashed and line-checked, cut into the same batches as the streaming pass', async () => {
     const dir = tempDir('reader');
     for (const bufferBytes of [64, 97, 4_096, 1 << 20]) {
-      const pool = new ReadBufferPool(bufferBytes, 1_000);
-      const segment = writeSegment(dir, { firstSeq: 1 + bufferBytes * 1_000, count: 300, seqStep: 2 });
-      const verified = await SegmentReader.readVerified(segment.segmentPath, segment.manifest, pool);
-      expect(Buffer.concat(verified.chunks)).toEqual(readFileSync(segment.segmentPath));
-      const fromMemory = await readAll(segment, { batchRows: 7, source: verified });
-      const fromFile = await readAll(segment, { batchRows: 7 });
-      expect(fromMemory.map(({ chunks, ...b }) => b)).toEqual(fromFile.map(({ chunks, ...b }) => b));
-      expect(Buffer.concat(fromMemory.flatMap((b) => b.chunks))).toEqual(readFileSync(segment.segmentPath));
-      // Given back buffers are handed out again (no fresh allocation per segment).
-      pool.give(verified.buffers);
-      expect(pool.take()).toBe(verified.buffers.at(-1));
+      for (const skipThroughSeq of [-1, 1 + bufferBytes * 1_000 + 2 * 150]) {
+        const pool = new ReadBufferPool(bufferBytes, 1_000);
+        const segment = writeSegment(dir, {
+          firstSeq: 1 + bufferBytes * 1_000 + (skipThroughSeq < 0 ? 0 : 1),
+          count: 300,
+          seqStep: 2,
+        });
+        const plan = { batchRows: 7, batchBytes: 1 << 20, skipThroughSeq };
+        const verified = await SegmentReader.readVerified(segment.segmentPath, segment.manifest, pool, plan);
+        const file = readFileSync(segment.segmentPath);
+        expect(Buffer.concat(verified.chunks)).toEqual(file);
+        const streamed = await readAll(segment, plan);
+        expect(verified.batches.map(({ chunks, ...b }) => b)).toEqual(streamed.map(({ chunks, ...b }) => b));
+        expect(Buffer.concat(verified.batches.flatMap((b) => b.chunks))).toEqual(
+          Buffer.concat(streamed.flatMap((b) => b.chunks)),
+        );
+        if (skipThroughSeq < 0)
+          expect(Buffer.concat(verified.batches.flatMap((b) => b.chunks))).toEqual(file);
+        else expect(verified.batches[0]?.firstSeq).toBeGreaterThan(skipThroughSeq);
+        // Another plan over the same bytes (the re-insert of a whole segment after a resume left a gap).
+        const all = SegmentReader.replan(segment.segmentPath, segment.manifest, verified, {
+          batchRows: 50,
+          batchBytes: 1 << 20,
+        });
+        expect(all.batches.map(({ chunks, ...b }) => b)).toEqual(
+          (await readAll(segment, { batchRows: 50 })).map(({ chunks, ...b }) => b),
+        );
+        expect(Buffer.concat(all.batches.flatMap((b) => b.chunks))).toEqual(file);
+        // Given back buffers are handed out again (no fresh allocation per segment).
+        pool.give(verified.buffers);
+        expect(pool.take()).toBe(verified.buffers.at(-1));
+      }
     }
   });
 
@@ -161,8 +182,15 @@ describe('SegmentReader', () => {
     const bytes = readFileSync(flipped.segmentPath);
     bytes[100] = (bytes[100] as number) ^ 0x20;
     writeFileSync(flipped.segmentPath, bytes);
-    const read = (s: FixtureSegment) => SegmentReader.readVerified(s.segmentPath, s.manifest, pool);
+    const read = (s: FixtureSegment) =>
+      SegmentReader.readVerified(s.segmentPath, s.manifest, pool, { batchRows: 100, batchBytes: 1 << 20 });
     expect(await reasonOf(read(flipped))).toBe('checksum');
+    // A flipped byte that also breaks a record's shape is still a checksum fault (the hash is checked first).
+    const shape = writeSegment(dir, { firstSeq: 500, count: 50 });
+    const shapeBytes = readFileSync(shape.segmentPath);
+    shapeBytes[3] = (shapeBytes[3] as number) ^ 0x20; // inside `"producer_id"` of the first record
+    writeFileSync(shape.segmentPath, shapeBytes);
+    expect(await reasonOf(read(shape))).toBe('checksum');
     const short = writeSegment(dir, { firstSeq: 1_000, count: 50 });
     writeFileSync(short.segmentPath, readFileSync(short.segmentPath).subarray(0, 1_000));
     expect(await reasonOf(read(short))).toBe('size');
@@ -174,47 +202,86 @@ describe('SegmentReader', () => {
     expect(await reasonOf(read(long))).toBe('size');
   });
 
-  it('pass 2 over readVerified bytes sends what was hashed even if the file changes afterwards', async () => {
+  it('readVerified batches hold what was hashed even if the file changes afterwards', async () => {
     const segment = writeSegment(tempDir('reader'), { firstSeq: 1, count: 200 });
     const original = readFileSync(segment.segmentPath);
     const verified = await SegmentReader.readVerified(
       segment.segmentPath,
       segment.manifest,
       new ReadBufferPool(256, 100),
+      { batchRows: 100, batchBytes: 1 << 20 },
     );
     writeFileSync(
       segment.segmentPath,
       swapLine(segment, 10, { producerId: 'gw-2', topic: segment.manifest.topic, seq: 11 }),
     );
-    const batches = await readAll(segment, { source: verified });
-    expect(Buffer.concat(batches.flatMap((b) => b.chunks))).toEqual(original);
+    expect(Buffer.concat(verified.batches.flatMap((b) => b.chunks))).toEqual(original);
   });
 
-  it('pass 2 over readVerified bytes still checks every record (a writer that sealed a foreign record)', async () => {
+  it('readVerified checks every record before returning any batch, the last chunk too (a writer that sealed a foreign record)', async () => {
     const dir = tempDir('reader');
-    for (const bufferBytes of [64, 97, 250, 4_096]) {
-      for (const line of [10, 11, 12]) {
-        const bad = writeSegment(dir, { firstSeq: 1 + bufferBytes * 1_000 + line * 100_000, count: 50 });
+    const count = 50;
+    for (const bufferBytes of [64, 97, 250, 4_096, 1 << 20]) {
+      for (const line of [0, 10, 11, 12, count - 2, count - 1]) {
+        const bad = writeSegment(dir, { firstSeq: 1 + bufferBytes * 1_000 + line * 100_000, count });
         const forged = swapLine(bad, line, { producerId: 'gw-2', topic: bad.manifest.topic, seq: line + 1 });
         writeFileSync(bad.segmentPath, forged);
-        // The writer's own hash over the forged bytes: pass 1 passes, the record checks must not.
+        // The writer's own hash over the forged bytes: the size and sha256 pass, the record checks must not.
         const manifest = {
           ...bad.manifest,
           bytes: forged.length,
           sha256: createHash('sha256').update(forged).digest('hex'),
         };
         const pool = new ReadBufferPool(bufferBytes, 1_000);
-        const verified = await SegmentReader.readVerified(bad.segmentPath, manifest, pool);
-        const reader = new SegmentReader(bad.segmentPath, manifest, {
+        const read = SegmentReader.readVerified(bad.segmentPath, manifest, pool, {
           batchRows: 7,
           batchBytes: 1 << 20,
-          source: verified,
         });
-        const drain = async () => {
-          for await (const _ of reader.batches());
-        };
-        expect(await reasonOf(drain()), `${bufferBytes}/${line}`).toBe('record_shape');
+        // Rejected as a whole: no batch (not even the ones before the forged record) is handed out.
+        expect(await reasonOf(read), `${bufferBytes}/${line}`).toBe('record_shape');
       }
+    }
+    // The forged record in the last read of a segment bigger than one read: the chunk checked last.
+    const big = writeSegment(dir, { firstSeq: 9_000_000, count: 2_000 });
+    const forged = swapLine(big, 1_999, { producerId: 'gw-2', topic: big.manifest.topic, seq: 2_000 });
+    writeFileSync(big.segmentPath, forged);
+    const manifest = {
+      ...big.manifest,
+      bytes: forged.length,
+      sha256: createHash('sha256').update(forged).digest('hex'),
+    };
+    const pool = new ReadBufferPool(64 * 1024, 100);
+    expect(forged.length).toBeGreaterThan(2 * pool.bufferBytes);
+    expect(
+      await reasonOf(
+        SegmentReader.readVerified(big.segmentPath, manifest, pool, { batchRows: 100, batchBytes: 1 << 20 }),
+      ),
+    ).toBe('record_shape');
+  });
+
+  it('readVerified finds seq order, range, record count and torn tail faults like the streaming pass', async () => {
+    const dir = tempDir('reader');
+    const cases: [string, (s: FixtureSegment) => Buffer][] = [
+      ['seq_order', (s) => swapLine(s, 49, { producerId: 'gw-1', topic: s.manifest.topic, seq: 3 })],
+      ['seq_range', (s) => swapLine(s, 49, { producerId: 'gw-1', topic: s.manifest.topic, seq: 10_000 })],
+      ['record_count', (s) => readFileSync(s.segmentPath)], // the manifest below counts one more
+      ['torn_tail', (s) => readFileSync(s.segmentPath).subarray(0, s.manifest.bytes - 5)],
+    ];
+    for (const [i, [reason, mutate]] of cases.entries()) {
+      const segment = writeSegment(dir, { firstSeq: 1 + i * 1_000_000, count: 50 });
+      const bytes = mutate(segment);
+      writeFileSync(segment.segmentPath, bytes);
+      const manifest = {
+        ...segment.manifest,
+        bytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        recordCount: segment.manifest.recordCount + (reason === 'record_count' ? 1 : 0),
+      };
+      const read = SegmentReader.readVerified(segment.segmentPath, manifest, new ReadBufferPool(97, 1_000), {
+        batchRows: 7,
+        batchBytes: 1 << 20,
+      });
+      expect(await reasonOf(read), reason).toBe(reason);
     }
   });
 });
