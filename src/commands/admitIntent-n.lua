@@ -228,4 +228,5 @@ for i = 1, count do
   out[2 * i - 1] = code
   out[2 * i] = detail
 end
+exposureFlushAll()
 return out

@@ -70,4 +70,5 @@ if ARGV[3] == "1" then
     rcall("PEXPIRE", KEYS[2], ARGV[5])
   end
 end
+exposureFlushAll()
 return {1, fillNow, released}

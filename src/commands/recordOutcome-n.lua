@@ -171,6 +171,7 @@ for i = 1, count do
   out[o + 2] = detail
   out[o + 3] = extra
 end
+exposureFlushAll()
 
 if #unadmitted > 0 then
   rcall("ZREM", KEYS[2], unpack(unadmitted))

@@ -250,6 +250,79 @@ describe('batched gateway scripts', () => {
     expect(batched).toEqual(single);
   });
 
+  it('outcome: releases that empty pair, strategy and symbol levels within a batch leave what one call per record would', async () => {
+    // Two strategies on symbol A (netting), one on B: released one by one, the pair and strategy levels
+    // return to zero (their fields are deleted), B goes idle, and A goes idle only with its last pair.
+    const rs = [
+      request(newIntent(1, { qty: 2, price: 100, symbol: 'A', strategy_id: 's1' })),
+      request(newIntent(2, { qty: 2, price: 100, symbol: 'A', strategy_id: 's2', side: 'SELL' })),
+      request(newIntent(3, { qty: 1, price: 300, symbol: 'B', strategy_id: 's1' })),
+      request(newIntent(4, { qty: 3, price: 100, symbol: 'A', strategy_id: 's1' })),
+    ];
+    const release = (r: AdmitRequest, outcome: 'REJECTED' | 'ABORTED'): OutcomeRequest => ({
+      clientOrderId: r.clientOrderId,
+      account: r.envelope.account,
+      idempotencyKey: r.envelope.idempotency_key,
+      epoch,
+      outcome,
+      decision: outcome === 'ABORTED' ? '' : `rejected ${r.envelope.intent_id}`,
+      venueState: '',
+      attempt: 1,
+    });
+    const [r1, r2, r3, r4] = rs as [AdmitRequest, AdmitRequest, AdmitRequest, AdmitRequest];
+    const list = [
+      release(r1, 'REJECTED'),
+      release(r3, 'ABORTED'),
+      release(r2, 'REJECTED'),
+      release(r1, 'REJECTED'), // again: no longer ADMITTED
+      release(r4, 'ABORTED'),
+    ];
+    const run = async (perCall: number) => {
+      await redis.flushall();
+      expect(await redis.incr(keys.epoch())).toBe(epoch);
+      const s = store();
+      const admitted = await s.admitMany(rs.map((r) => ({ ...r, maxTrackedSymbols: 10 })));
+      expect(admitted.map((a) => a.code)).toEqual(rs.map(() => Code.ADMITTED));
+      const answers: ScriptAnswer[] = [];
+      for (let i = 0; i < list.length; i += perCall) {
+        answers.push(...(await s.recordOutcomes(list.slice(i, i + perCall))));
+      }
+      return { answers, st: await state() };
+    };
+    const single = await run(1);
+    const batched = await run(32);
+    expect(single.answers.map((a) => [a.code, a.detail])).toEqual([
+      [Code.ADMITTED, '2'],
+      [Code.ADMITTED, '1'],
+      [Code.ADMITTED, '2'],
+      [Code.NOT_ADMITTED, 'REJECTED'],
+      [Code.ADMITTED, '3'],
+    ]);
+    expect(single.st[keys.exposure('acc-1')]).toEqual({
+      '~encoding': expect.any(String),
+      'S|A|fn': '0',
+      'S|A|q': '0',
+      'S|A|rb': '0',
+      'S|A|rbq': '0',
+      'S|A|rs': '0',
+      'S|A|rsq': '0',
+      'S|A|pn': '0',
+      'S|B|fn': '0',
+      'S|B|q': '0',
+      'S|B|rb': '0',
+      'S|B|rbq': '0',
+      'S|B|rs': '0',
+      'S|B|rsq': '0',
+      'S|B|pn': '0',
+      'A|rbq': '0',
+      'A|rb': '0',
+      'A|rsq': '0',
+      'A|rs': '0',
+    });
+    expect(single.st[keys.exposureIdle('acc-1')]).toEqual(['A', 'B']);
+    expect(batched).toEqual(single);
+  });
+
   it('admits (outcomes) made in the same tick go out as few script calls, each answered its own', async () => {
     const s = store(4);
     const { rs, calls } = await admitTenConcurrently(s);

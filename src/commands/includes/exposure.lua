@@ -5,8 +5,8 @@
     rsq reserved SELL lots                           rs  reserved SELL notional
   Levels: "P|<strategy>|<symbol>" (the pair), "S|<symbol>", "T|<strategy>", "A" (the account).
   All values are scaled integers ≤ 2^53-1, exact in Lua doubles. A script reads the four levels of
-  (strategy, symbol) with one HMGET (only those it has not read yet in this run) and writes them back
-  with one HSET.
+  (strategy, symbol) with one HMGET (only those it has not read yet in this run) and writes every level
+  it changed once, at the end of its run (exposureFlushAll).
 
   Worst-case exposure of a level: BUY side fn + rb, SELL side rs - fn. A new BUY of notional n is allowed
   when fn + rb + n ≤ limit (a SELL: rs - fn + n ≤ limit), so an intent that only reduces never trips a
@@ -18,7 +18,7 @@
 ]]
 local EXPOSURE_METRICS = {"q", "fn", "rbq", "rb", "rsq", "rs"}
 
--- Every commit writes this field, whose value is longer than hash-max-listpack-value (64): it pins the
+-- Every flush writes this field, whose value is longer than hash-max-listpack-value (64): it pins the
 -- hash to the hashtable encoding from its first write. A listpack hash (Redis 7 keeps up to 512 fields
 -- that way) finds each field by a linear scan, and the scripts read 25 fields and write up to 13 per
 -- intent: with ~300 fields the admit script cost twice the Redis CPU (bench/gateway/script-cost.ts,
@@ -32,11 +32,13 @@ local function exposureIsZero(v)
 end
 
 -- Per script run, per exposure hash: the levels already read (name -> metrics table), the symbols' pair
--- counts, and whether the encoding pin was written. A batch of intents (admitIntent-n, recordOutcome-n)
--- mostly shares its account and strategies: each level is read once per run, not once per intent, and
--- the field names are built once. Valid because nothing else writes the hash while the script runs and
--- every write goes through exposureCommit, which updates these very tables in place (write-through), and
--- the symbol eviction (admitIntent-n) drops what it deletes (exposureForget).
+-- counts, and the writes not yet made. A batch of intents (admitIntent-n, recordOutcome-n) mostly shares
+-- its account and strategies: each level is read once per run, not once per intent, and written once, at
+-- the end of the run (exposureFlushAll), with the final values: the hash ends exactly as one write per
+-- intent would leave it. Valid because nothing but these helpers reads or writes the exposure hash while
+-- a script runs; the symbol eviction (admitIntent-n) drops what it deletes (exposureForget). The flush
+-- cannot fail: every hash it writes was read (so is a hash) earlier in the run. The idle-set updates are
+-- not deferred: the eviction reads that set (SPOP), and its key is not type-checked before.
 local exposureCaches = {}
 local exposureFieldNames = {}
 
@@ -57,7 +59,9 @@ end
 local function exposureCache(hash)
   local c = exposureCaches[hash]
   if not c then
-    c = {levels = {}, pn = {}, pinned = false}
+    -- dirty: level name -> {name, del = its fields were deleted this run, [metric] = true: to write};
+    -- order: those records in first-write order; pnDirty: symbols whose pair count changed.
+    c = {levels = {}, pn = {}, dirty = {}, order = {}, pnDirty = {}, pnOrder = {}}
     exposureCaches[hash] = c
   end
   return c
@@ -69,16 +73,12 @@ end
 local function exposureLoad(hash, strategy, symbol)
   local c = exposureCache(hash)
   local names = {"P|" .. strategy .. "|" .. symbol, "S|" .. symbol, "T|" .. strategy, "A"}
-  local levels = {}
+  local cached = c.levels
+  local levels = {cached[names[1]], cached[names[2]], cached[names[3]], cached[names[4]]}
   local want = {}
-  local missing = {}
   local nw = 0
   for li = 1, 4 do
-    local v = c.levels[names[li]]
-    if v then
-      levels[li] = v
-    else
-      missing[#missing + 1] = li
+    if not levels[li] then
       local f = exposureFields(names[li])
       for mi = 1, 6 do
         want[nw + mi] = f[mi]
@@ -93,14 +93,19 @@ local function exposureLoad(hash, strategy, symbol)
   if #want > 0 then
     local raw = rcall("HMGET", hash, unpack(want))
     local i = 0
-    for _, li in ipairs(missing) do
-      local v = {}
-      for mi = 1, 6 do
-        v[EXPOSURE_METRICS[mi]] = tonumber(raw[i + mi] or 0)
+    for li = 1, 4 do
+      if not levels[li] then
+        levels[li] = {
+          q = tonumber(raw[i + 1] or 0),
+          fn = tonumber(raw[i + 2] or 0),
+          rbq = tonumber(raw[i + 3] or 0),
+          rb = tonumber(raw[i + 4] or 0),
+          rsq = tonumber(raw[i + 5] or 0),
+          rs = tonumber(raw[i + 6] or 0),
+        }
+        i = i + 6
+        cached[names[li]] = levels[li]
       end
-      i = i + 6
-      levels[li] = v
-      c.levels[names[li]] = v
     end
     if pn == nil then
       pn = tonumber(raw[i + 1] or 0)
@@ -109,50 +114,106 @@ local function exposureLoad(hash, strategy, symbol)
   return {names = names, levels = levels, pn = pn, symbol = symbol, cache = c}
 end
 
--- Forgets everything read: after an error raised mid-intent (a write may have failed after the level
--- tables changed), the next intent reads the hash again.
+-- Makes the run's pending writes of every hash, then forgets them (the cache stays valid: it holds what
+-- the hash now holds). Every script that commits calls it before it returns.
+local function exposureFlushAll()
+  for hash, c in pairs(exposureCaches) do
+    local set = {}
+    local ns = 0
+    local del = {}
+    local nd = 0
+    for _, w in ipairs(c.order) do
+      if not w.dropped then
+        local v = c.levels[w.name]
+        local f = exposureFields(w.name)
+        for mi = 1, 6 do
+          local m = EXPOSURE_METRICS[mi]
+          if w[m] then
+            set[ns + 1] = f[mi]
+            set[ns + 2] = string.format("%d", v[m])
+            ns = ns + 2
+          elseif w.del then
+            nd = nd + 1
+            del[nd] = f[mi]
+          end
+        end
+      end
+    end
+    for _, symbol in ipairs(c.pnOrder) do
+      if c.pnDirty[symbol] then
+        set[ns + 1] = "S|" .. symbol .. "|pn"
+        set[ns + 2] = c.pn[symbol]
+        ns = ns + 2
+      end
+    end
+    if ns > 0 then
+      set[ns + 1] = EXPOSURE_ENCODING_FIELD
+      set[ns + 2] = EXPOSURE_ENCODING_PIN
+      rcall("HSET", hash, unpack(set))
+    end
+    if nd > 0 then
+      rcall("HDEL", hash, unpack(del))
+    end
+    c.dirty, c.order, c.pnDirty, c.pnOrder = {}, {}, {}, {}
+  end
+end
+
+-- After an error raised mid-intent: makes what earlier intents wrote, then forgets everything read (the
+-- failed intent may have changed level tables it never got to write), so the next intent reads again.
 local function exposureCacheReset()
+  exposureFlushAll()
   exposureCaches = {}
 end
 
--- Drops a symbol level deleted outside exposureCommit (eviction) from the run's cache.
+-- Drops a symbol level deleted outside exposureCommit (eviction) from the run's cache and pending writes.
 local function exposureForget(hash, symbol)
   local c = exposureCache(hash)
-  c.levels["S|" .. symbol] = nil
+  local name = "S|" .. symbol
+  c.levels[name] = nil
+  local w = c.dirty[name]
+  if w then
+    w.dropped = true
+    c.dirty[name] = nil
+  end
   c.pn[symbol] = nil
+  c.pnDirty[symbol] = nil
 end
 
--- Applies `deltas` (metric -> signed integer) to every loaded level and writes the result in one HSET,
--- then keeps the zero-balance bookkeeping: empty pair/strategy levels are deleted; "S|<symbol>|pn" counts
--- the symbol's non-empty pairs, and the symbol is idle (evictable) only when its level and all its pairs
--- are empty — two strategies netting to zero do not make a symbol idle. Values are written as "%d" of
--- doubles: exact, since every level stays within its limit ≤ 2^53-1. The level tables are the run's
--- cache: changing them here is what keeps the cache equal to the hash.
+-- Applies `deltas` (metric -> signed integer) to every loaded level and records the writes (made by
+-- exposureFlushAll), then keeps the zero-balance bookkeeping: empty pair/strategy levels are deleted;
+-- "S|<symbol>|pn" counts the symbol's non-empty pairs, and the symbol is idle (evictable) only when its
+-- level and all its pairs are empty — two strategies netting to zero do not make a symbol idle. Values are
+-- written as "%d" of doubles: exact, since every level stays within its limit ≤ 2^53-1. What is written is
+-- what one HSET/HDEL per commit would leave: the symbol level's six metrics, the other levels' metrics
+-- that changed since their fields were last deleted, and the deletion of an emptied pair/strategy level.
 local function exposureCommit(hash, idleKey, symbol, state, deltas)
+  local c = state.cache
   local pairWasZero = exposureIsZero(state.levels[1])
-  local set = {}
-  local ns = 0
-  local del = {}
-  local nd = 0
   for li = 1, 4 do
     local v = state.levels[li]
     for m, d in pairs(deltas) do
       v[m] = v[m] + d
     end
-    local fields = exposureFields(state.names[li])
+    local name = state.names[li]
+    local w = c.dirty[name]
+    if not w then
+      w = {name = name, del = false}
+      c.dirty[name] = w
+      c.order[#c.order + 1] = w
+    end
     if (li == 1 or li == 3) and exposureIsZero(v) then
+      w.del = true
       for mi = 1, 6 do
-        nd = nd + 1
-        del[nd] = fields[mi]
+        w[EXPOSURE_METRICS[mi]] = nil
+      end
+    elseif li == 2 then
+      for mi = 1, 6 do
+        w[EXPOSURE_METRICS[mi]] = true
       end
     else
-      for mi = 1, 6 do
-        local m = EXPOSURE_METRICS[mi]
-        local d = deltas[m]
-        if li == 2 or (d and d ~= 0) then
-          set[ns + 1] = fields[mi]
-          set[ns + 2] = string.format("%d", v[m])
-          ns = ns + 2
+      for m, d in pairs(deltas) do
+        if d ~= 0 then
+          w[m] = true
         end
       end
     end
@@ -163,17 +224,10 @@ local function exposureCommit(hash, idleKey, symbol, state, deltas)
   elseif pairIsZero and not pairWasZero then
     state.pn = state.pn - 1
   end
-  state.cache.pn[symbol] = state.pn
-  set[ns + 1] = state.names[2] .. "|pn"
-  set[ns + 2] = state.pn
-  if not state.cache.pinned then
-    set[ns + 3] = EXPOSURE_ENCODING_FIELD
-    set[ns + 4] = EXPOSURE_ENCODING_PIN
-  end
-  rcall("HSET", hash, unpack(set))
-  state.cache.pinned = true
-  if nd > 0 then
-    rcall("HDEL", hash, unpack(del))
+  c.pn[symbol] = state.pn
+  if not c.pnDirty[symbol] then
+    c.pnDirty[symbol] = true
+    c.pnOrder[#c.pnOrder + 1] = symbol
   end
   if state.pn == 0 and exposureIsZero(state.levels[2]) then
     rcall("SADD", idleKey, symbol)
