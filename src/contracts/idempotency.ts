@@ -47,8 +47,6 @@ export function canonicalPayload(f: CanonicalFields): string {
 const oneShot = typeof crypto.hash === 'function';
 const sha256Hex = (data: string): string =>
   oneShot ? crypto.hash('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
-const sha256 = (data: string): Buffer =>
-  oneShot ? crypto.hash('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest();
 
 export function deriveIdempotencyKey(fields: CanonicalFields): string {
   return sha256Hex(canonicalPayload(fields));
@@ -62,19 +60,14 @@ const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
  * venues do) is the last line of defence against a second order.
  */
 export function deriveClientOrderId(idempotencyKey: string): string {
-  const digest = sha256(`coid/v1:${idempotencyKey}`);
+  // The first 100 bits are the first 25 hex digits: 5 digits (20 bits) make 4 base32 characters. A hex
+  // digest is the cheapest form `crypto.hash` returns here (≈ 3× faster than a Buffer).
+  const hex = sha256Hex(`coid/v1:${idempotencyKey}`);
   let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (let i = 0; i < digest.length; i++) {
-    buffer = (buffer << 8) | (digest[i] as number);
-    bits += 8;
-    while (bits >= 5 && out.length < 20) {
-      out += BASE32[(buffer >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-    if (out.length === 20) break;
+  for (let i = 0; i < 25; i += 5) {
+    const v = Number.parseInt(hex.slice(i, i + 5), 16);
+    out += BASE32.charAt((v >>> 15) & 31) + BASE32.charAt((v >>> 10) & 31);
+    out += BASE32.charAt((v >>> 5) & 31) + BASE32.charAt(v & 31);
   }
   return out;
 }
