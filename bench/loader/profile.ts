@@ -16,6 +16,7 @@ import { RedisServer } from '../../test/harness/redis-server.js';
 import { writeBacklog } from '../../test/loaders/fixtures.js';
 import { LoaderScenario } from '../../test/loaders/loader-env.js';
 import { argInt } from '../lib/report.js';
+import { postFile } from './direct-insert.js';
 
 const segmentCount = argInt('segments', 12);
 const records = argInt('records', 50_000);
@@ -24,13 +25,35 @@ const profDir = process.argv.find((a) => a.startsWith('--prof-dir='))?.split('='
 const [redisServer, clickhouse] = await Promise.all([RedisServer.start(), ClickHouseServer.start()]);
 const clickhousePid = (clickhouse as unknown as { proc: { child: { pid: number } } }).proc.child.pid;
 
-/** CPU time (user + system, all threads) a process has used so far, in ms. */
-function cpuMs(pid: number): number {
+/** CPU time (user, system; all threads) a process has used so far, in ms. */
+function cpuSplitMs(pid: number): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100; // utime, stime in USER_HZ ticks
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 }; // USER_HZ (100/s) ticks
 }
 
-async function direct(segmentPaths: string[]): Promise<void> {
+function cpuMs(pid: number): number {
+  const { user, system } = cpuSplitMs(pid);
+  return user + system;
+}
+
+/**
+ * ClickHouse's CPU so far, once it has settled: after a run of INSERTs it keeps working for up to ~1 s
+ * after the last one returned (140–560 ms for 24 segments, merges stopped or not), work those INSERTs
+ * caused. Counting it for both the direct insert and the loader keeps the comparison fair.
+ */
+async function settledCpuMs(pid: number): Promise<number> {
+  let prev = cpuMs(pid);
+  for (let i = 0; i < 40; i += 1) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuMs(pid);
+    if (now - prev <= 10) return now;
+    prev = now;
+  }
+  return prev;
+}
+
+/** CPU per row (µs) of ClickHouse and of the sender (this process) for a direct insert of the files ×2. */
+async function direct(segmentPaths: string[]): Promise<{ clickhouse: number; sender: number }> {
   await clickhouse.query('CREATE DATABASE IF NOT EXISTS prof_direct');
   await clickhouse.query(
     readFileSync('loaders/migrations/0001_wal_events.sql', 'utf8')
@@ -41,25 +64,28 @@ async function direct(segmentPaths: string[]): Promise<void> {
       .replace(/;\s*$/, ''),
   );
   const ch0 = cpuMs(clickhousePid);
+  const self0 = process.cpuUsage();
   const t0 = performance.now();
   let next = 0;
   await Promise.all(
     [0, 1].map(async () => {
       while (next < segmentPaths.length) {
-        const path = segmentPaths[next++] as string;
-        const res = await fetch(
-          `${clickhouse.url}/?query=${encodeURIComponent('INSERT INTO prof_direct.wal_events FORMAT JSONEachRow')}`,
-          { method: 'POST', body: readFileSync(path) },
-        );
-        if (!res.ok) throw new Error(await res.text());
+        await postFile(clickhouse.url, 'prof_direct', segmentPaths[next++] as string);
       }
     }),
   );
   const wall = performance.now() - t0;
   const rows = segmentCount * records;
+  const self = process.cpuUsage(self0);
+  const result = {
+    clickhouse: (((await settledCpuMs(clickhousePid)) - ch0) * 1_000) / rows,
+    // The sender (run.ts's, reading and sending the files) runs on the same two cores as ClickHouse.
+    sender: (self.user + self.system) / rows,
+  };
   console.log(
-    `direct insert ×2: wall ${wall.toFixed(0)} ms, clickhouse cpu ${(((cpuMs(clickhousePid) - ch0) * 1_000) / rows).toFixed(2)} µs/row`,
+    `direct insert ×2: wall ${wall.toFixed(0)} ms, clickhouse cpu ${result.clickhouse.toFixed(2)} µs/row (settled), sender cpu ${result.sender.toFixed(2)} µs/row`,
   );
+  return result;
 }
 
 try {
@@ -69,9 +95,14 @@ try {
     readFileSync(users, 'utf8').replace('<default>', '<default><log_queries>1</log_queries>'),
   );
   await new Promise((r) => setTimeout(r, 3_000)); // users.xml is reloaded periodically
+  // --stop-merges: no background merges during the whole run, so neither window pays for merging parts
+  // (the direct insert's or the loader's): each side's CPU is then its INSERTs (and the loader's checks).
+  if (process.argv.includes('--stop-merges')) {
+    await waitFor('stop merges', async () => (await clickhouse.query('SYSTEM STOP MERGES')) === '');
+  }
   const staging = tempDir('prof-stage');
   const segments = writeBacklog(staging, { segments: segmentCount, recordsPerSegment: records });
-  await direct(segments.map((s) => s.segmentPath));
+  const directCpu = await direct(segments.map((s) => s.segmentPath));
   await new Promise((r) => setTimeout(r, 2_000)); // let merges of the direct insert settle
   const scenario = await LoaderScenario.create(redisServer, clickhouse);
   const configFile = join(tempDir('prof-config'), 'config.json');
@@ -93,8 +124,15 @@ try {
   );
   await waitFor('ready', async () => proc.output().includes('loader ready'), { timeoutMs: 60_000 });
   const pid = proc.child.pid as number;
+  const redisPid = (redisServer as unknown as { proc: { child: { pid: number } } }).proc.child.pid;
+  // What the loader burns with nothing to load (scheduler scans, BullMQ polling, lease timers): 2 s idle.
+  const idle0 = cpuMs(pid);
+  await new Promise((r) => setTimeout(r, 2_000));
+  const idleMsPerS = (cpuMs(pid) - idle0) / 2;
+  const split0 = cpuSplitMs(pid);
   const loader0 = cpuMs(pid);
   const ch0 = cpuMs(clickhousePid);
+  const redis0 = cpuMs(redisPid);
   const stage = `${scenario.walDir}.stage`;
   cpSync(staging, stage, { recursive: true });
   const t0 = performance.now();
@@ -119,8 +157,18 @@ try {
   const wall = performance.now() - t0;
   const rows = segmentCount * records;
   const perRow = (ms: number) => ((ms * 1_000) / rows).toFixed(2);
+  const split = cpuSplitMs(pid);
+  const redis1 = cpuMs(redisPid);
+  const loaderCpu = ((cpuMs(pid) - loader0) * 1_000) / rows;
+  const chCpu = (((await settledCpuMs(clickhousePid)) - ch0) * 1_000) / rows;
+  const redisCpu = ((redis1 - redis0) * 1_000) / rows;
+  // On two cores kept busy, rows/s follows total CPU per row: the ratio one loader would reach against
+  // the direct insert if nothing else ran on the machine (merges inside each window included).
   console.log(
-    `1 loader: loader cpu ${perRow(cpuMs(pid) - loader0)} µs/row, clickhouse cpu ${perRow(cpuMs(clickhousePid) - ch0)} µs/row`,
+    `cpu model: direct ${(directCpu.clickhouse + directCpu.sender).toFixed(2)} µs/row (clickhouse + sender), loader path ${(chCpu + loaderCpu + redisCpu).toFixed(2)} (clickhouse + loader + redis ${redisCpu.toFixed(2)}), ratio ${((directCpu.clickhouse + directCpu.sender) / (chCpu + loaderCpu + redisCpu)).toFixed(2)}`,
+  );
+  console.log(
+    `1 loader: loader cpu ${loaderCpu.toFixed(2)} µs/row (user ${perRow(split.user - split0.user)}, system ${perRow(split.system - split0.system)}; idle ${idleMsPerS.toFixed(0)} ms/s = ${perRow((idleMsPerS * wall) / 1_000)} µs/row over this wall time), clickhouse cpu ${chCpu.toFixed(2)} µs/row (settled)`,
   );
   proc.child.kill('SIGTERM');
   await proc.exited();

@@ -21,19 +21,9 @@
  *     [--one-loader-concurrencies=<concurrency>[,…]]
  *     [--lag-seconds=60] [--lag-rate=100000] [--lag-loaders=1] [--segment-max-mb=<wal default>]
  *     [--segment-max-age-ms=<wal default>]
- *     [--skip-throughput] [--skip-lag] [--timeline]
+ *     [--skip-throughput] [--skip-lag] [--timeline] [--stop-merges]
  */
-import {
-  cpSync,
-  createReadStream,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
-import { request } from 'node:http';
+import { cpSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connectClickHouse } from '../../loaders/clickhouse-connect.js';
@@ -51,6 +41,7 @@ import { RedisServer } from '../../test/harness/redis-server.js';
 import { type FixtureSegment, writeBacklog } from '../../test/loaders/fixtures.js';
 import { LoaderScenario } from '../../test/loaders/loader-env.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
+import { postFile } from './direct-insert.js';
 import { TimelineCollector } from './timeline.js';
 
 const flag = (name: string) => process.argv.includes(`--${name}`);
@@ -89,30 +80,13 @@ async function ceiling(parallel: number): Promise<number> {
     Array.from({ length: parallel }, async () => {
       while (next < segments.length) {
         const s = segments[next++] as FixtureSegment;
-        await postFile(database, s.segmentPath);
+        await postFile(clickhouse.url, database, s.segmentPath);
       }
     }),
   );
   const seconds = (performance.now() - t0) / 1_000;
   await clickhouse.query(`DROP DATABASE ${database}`);
   return seconds;
-}
-
-function postFile(database: string, path: string): Promise<void> {
-  const url = new URL(clickhouse.url);
-  url.searchParams.set('database', database);
-  url.searchParams.set('query', 'INSERT INTO wal_events FORMAT JSONEachRow');
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST' }, (res) => {
-      let body = '';
-      res.on('data', (c) => {
-        body += c;
-      });
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(body))));
-    });
-    req.on('error', reject);
-    createReadStream(path).pipe(req);
-  });
 }
 
 async function migrate(database: string): Promise<void> {
@@ -323,6 +297,12 @@ async function quiesce(): Promise<void> {
 }
 
 try {
+  // --stop-merges: no background merges at all, so the direct inserts (whose database is dropped right
+  // after, merges and all) and the loaders (whose merges run inside their longer window) are compared on
+  // their INSERT path only. Off by default: production pays merges.
+  if (flag('stop-merges')) {
+    await waitFor('stop merges', async () => (await clickhouse.query('SYSTEM STOP MERGES')) === '');
+  }
   const loadStart = load1();
   const extra: Record<string, unknown> = {
     date: new Date().toISOString(),
@@ -332,6 +312,7 @@ try {
     batch_rows: loaderDefaults.batchRows,
     goals: { one_loader_ratio: 0.7, lag_p99_ms: 5_000 },
     load1_start: loadStart,
+    merges: flag('stop-merges') ? 'stopped' : 'on',
   };
   if (!flag('skip-throughput')) {
     const direct = new Map<number, number>();
