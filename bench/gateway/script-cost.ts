@@ -8,6 +8,9 @@
  * `--batch=<n>` sends n intents per call (the gateway batches up to gateway.scriptBatchMax); the figures
  * are per intent.
  *
+ * `node_cpu_us_per_intent` is this process's CPU per intent over the same calls: the gateway side of a call
+ * (GatewayStore's keys and arguments, ioredis's command encoding, the answer parsing).
+ *
  * `--symbols`/`--strategies` set how many distinct ones the intents cycle through (the exposure hash's
  * size), `--redis-config=<name>:<value>` a Redis setting to try.
  *
@@ -79,7 +82,9 @@ try {
   const s0 = stats(await redis.info('commandstats'));
   const c0 = cpuUs(await redis.info('cpu'));
   const t0 = performance.now();
+  const n0 = process.cpuUsage();
   await admitAll(store, count, concurrency, perCall, request);
+  const n1 = process.cpuUsage(n0);
   const elapsed = (performance.now() - t0) / 1000;
   const s1 = stats(await redis.info('commandstats'));
   const c1 = cpuUs(await redis.info('cpu'));
@@ -110,6 +115,9 @@ try {
       inner_commands_us: Math.round((inner / count) * 10) / 10,
       lua_overhead_us: Math.round((evalsha - inner / count) * 10) / 10,
       redis_cpu_us_per_intent: Math.round(((c1 - c0) / count) * 10) / 10,
+      // This process: building each request's keys and arguments, ioredis's command encoding and reply
+      // parsing, GatewayStore's answer parsing (the envelopes and client order ids are built before).
+      node_cpu_us_per_intent: Math.round(((n1.user + n1.system) / count) * 10) / 10,
       used_memory_lua: /used_memory_lua:(\d+)/.exec(await redis.info('memory'))?.[1],
       loadavg_1m: Number((loadavg()[0] ?? 0).toFixed(2)),
       per,

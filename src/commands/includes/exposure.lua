@@ -46,11 +46,10 @@ local exposureFieldNames = {}
 local function exposureFields(name)
   local f = exposureFieldNames[name]
   if not f then
-    local prefix = name .. "|"
-    f = {}
-    for mi = 1, 6 do
-      f[mi] = prefix .. EXPOSURE_METRICS[mi]
-    end
+    local p = name .. "|"
+    -- Table constructors size a table once; filling an empty one grows it step by step, and table
+    -- growth was a visible share of these scripts' cost (callgrind over bench/gateway/script-cost.ts).
+    f = {p .. "q", p .. "fn", p .. "rbq", p .. "rb", p .. "rsq", p .. "rs"}
     exposureFieldNames[name] = f
   end
   return f
@@ -59,9 +58,10 @@ end
 local function exposureCache(hash)
   local c = exposureCaches[hash]
   if not c then
-    -- dirty: level name -> {name, del = its fields were deleted this run, [metric] = true: to write};
-    -- order: those records in first-write order; pnDirty: symbols whose pair count changed.
-    c = {levels = {}, pn = {}, dirty = {}, order = {}, pnDirty = {}, pnOrder = {}}
+    -- dirty: level name -> {name, del = its fields were deleted this run, [metric] = true: to write,
+    -- symbol = set on a symbol level, whose pair count is written with it}; order: those records in
+    -- first-write order.
+    c = {levels = {}, pn = {}, dirty = {}, order = {}}
     exposureCaches[hash] = c
   end
   return c
@@ -75,7 +75,9 @@ local function exposureLoad(hash, strategy, symbol)
   local names = {"P|" .. strategy .. "|" .. symbol, "S|" .. symbol, "T|" .. strategy, "A"}
   local cached = c.levels
   local levels = {cached[names[1]], cached[names[2]], cached[names[3]], cached[names[4]]}
-  local want = {}
+  -- Sized for all 25 fields at once (see exposureFields).
+  local want = {nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil,
+    nil, nil, nil, nil, nil, nil}
   local nw = 0
   for li = 1, 4 do
     if not levels[li] then
@@ -90,8 +92,9 @@ local function exposureLoad(hash, strategy, symbol)
   if pn == nil then
     want[nw + 1] = names[2] .. "|pn"
   end
-  if #want > 0 then
-    local raw = rcall("HMGET", hash, unpack(want))
+  local n = pn == nil and nw + 1 or nw
+  if n > 0 then
+    local raw = rcall("HMGET", hash, unpack(want, 1, n))
     local i = 0
     for li = 1, 4 do
       if not levels[li] then
@@ -137,13 +140,11 @@ local function exposureFlushAll()
             del[nd] = f[mi]
           end
         end
-      end
-    end
-    for _, symbol in ipairs(c.pnOrder) do
-      if c.pnDirty[symbol] then
-        set[ns + 1] = "S|" .. symbol .. "|pn"
-        set[ns + 2] = c.pn[symbol]
-        ns = ns + 2
+        if w.symbol then
+          set[ns + 1] = w.name .. "|pn"
+          set[ns + 2] = c.pn[w.symbol]
+          ns = ns + 2
+        end
       end
     end
     if ns > 0 then
@@ -154,7 +155,7 @@ local function exposureFlushAll()
     if nd > 0 then
       rcall("HDEL", hash, unpack(del))
     end
-    c.dirty, c.order, c.pnDirty, c.pnOrder = {}, {}, {}, {}
+    c.dirty, c.order = {}, {}
   end
 end
 
@@ -176,7 +177,6 @@ local function exposureForget(hash, symbol)
     c.dirty[name] = nil
   end
   c.pn[symbol] = nil
-  c.pnDirty[symbol] = nil
 end
 
 -- Applies `deltas` (metric -> signed integer) to every loaded level and records the writes (made by
@@ -197,15 +197,16 @@ local function exposureCommit(hash, idleKey, symbol, state, deltas)
     local name = state.names[li]
     local w = c.dirty[name]
     if not w then
-      w = {name = name, del = false}
+      w = {
+        name = name, del = false, q = false, fn = false, rbq = false, rb = false, rsq = false, rs = false,
+        symbol = li == 2 and symbol or false,
+      }
       c.dirty[name] = w
       c.order[#c.order + 1] = w
     end
     if (li == 1 or li == 3) and exposureIsZero(v) then
       w.del = true
-      for mi = 1, 6 do
-        w[EXPOSURE_METRICS[mi]] = nil
-      end
+      w.q, w.fn, w.rbq, w.rb, w.rsq, w.rs = false, false, false, false, false, false
     elseif li == 2 then
       for mi = 1, 6 do
         w[EXPOSURE_METRICS[mi]] = true
@@ -225,10 +226,6 @@ local function exposureCommit(hash, idleKey, symbol, state, deltas)
     state.pn = state.pn - 1
   end
   c.pn[symbol] = state.pn
-  if not c.pnDirty[symbol] then
-    c.pnDirty[symbol] = true
-    c.pnOrder[#c.pnOrder + 1] = symbol
-  end
   if state.pn == 0 and exposureIsZero(state.levels[2]) then
     rcall("SADD", idleKey, symbol)
   else
