@@ -356,6 +356,23 @@ try {
   const venue = await sim.counters();
   probe.disconnect();
 
+  /**
+   * Closed-loop CPU per intent of each process over Redis's in the same run. Redis does the same work per
+   * intent whatever the Node code, and on a shared machine every process's CPU per intent swings with the
+   * load (docs/gateway.md, "Node-side CPU per intent"), so comparing these ratios between alternated runs
+   * cancels most of the machine's state.
+   */
+  function relativeToRedis(row: Row): Record<string, number> | undefined {
+    const redis = row.redis_cpu_us;
+    if (!redis) return undefined;
+    const of = (us: number | undefined) => Number(((us ?? 0) / redis).toFixed(3));
+    return {
+      gateway: of(row.gateway_cpu_us),
+      submitters: of(row.submitter_cpu_us),
+      venue: of(row.venue_cpu_us),
+    };
+  }
+
   const ratio = closed.row.perSec / admitOnly.row.perSec;
   const at5k = paced.find((p) => p.rate === 5_000)?.row;
   report(
@@ -381,6 +398,7 @@ try {
       venue_orders: venue.accepted,
       venue_duplicates: venue.duplicateAttempts,
       redis_us_per_intent_by_command: closed.commands,
+      cpu_relative_to_redis: relativeToRedis(closed.row),
       goal: { intents_per_sec: 20_000, p99_us_at_5k: 2_000 },
     },
   );
