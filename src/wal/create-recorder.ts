@@ -41,7 +41,7 @@ export async function createRecorder(
   const recorder: Recorder =
     mode === 'wal_first'
       ? await WalWriter.open(config.wal, deps)
-      : await DirectRecorder.open(config.wal.direct, config.clickhouse, deps);
+      : await DirectRecorder.open(config.wal, config.clickhouse, deps);
   const gauge = new Gauge({
     name: 'hft_recorder_mode',
     help: 'Recorder mode in force (1) per mode: wal_first or direct',
@@ -58,7 +58,12 @@ export async function createRecorder(
           fsync: config.wal.fsync,
           last_seq: recorder.lastSeq(),
         }
-      : { recorder_mode: mode, clickhouse_table: config.wal.direct.table, last_seq: recorder.lastSeq() },
+      : {
+          recorder_mode: mode,
+          clickhouse_table: config.wal.direct.table,
+          wal_dir: config.wal.dir,
+          last_seq: recorder.lastSeq(),
+        },
     mode === 'wal_first'
       ? 'recorder mode wal_first: events go to the local WAL; ClickHouse is never called on the runtime path'
       : 'recorder mode direct (compatibility): events are inserted straight into ClickHouse',

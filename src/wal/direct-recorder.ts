@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -5,12 +6,14 @@ import { type Clock, systemClock } from '../clock.js';
 import type { clickhouseSection } from '../config/sections.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { WalDirectConfig } from './config.js';
+import type { WalConfig, WalDirectConfig } from './config.js';
 import type { JsonPayload } from './json-payload.js';
 import { LineEncoder } from './line-encoder.js';
 import { assertProducerId } from './producer-id.js';
 import { RecordClock } from './record-clock.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
+import { recoverProducer } from './recovery.js';
+import { SeqReservation } from './seq-reservation.js';
 import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
 
 type ClickHouseConfig = ReturnType<typeof clickhouseSection.parse>;
@@ -81,6 +84,13 @@ export interface DirectRecorderDeps {
  * table as the loaders fill). Bounded: at most maxBufferedRecords rows wait for an INSERT; beyond that
  * record() throws GW_ERR_WAL_QUEUE_FULL. A failed INSERT is retried with backoff and its rows stay
  * buffered. What is buffered is lost if the process dies — the reason `wal_first` is the default.
+ *
+ * Sequences: the producer has ONE sequence whatever the mode (docs/wal.md "Sequences"). The direct
+ * recorder shares the WAL's `<wal.dir>/<producerId>/high-water.json` and its durable block reservation:
+ * it starts above both ClickHouse's max(seq) (numbers other runs inserted) and the local mark (numbers
+ * the WAL handed out that the loaders may not have loaded yet), and hands out a number only once the
+ * mark covers it. So a later `wal_first` start, which resumes from the mark, continues above every number
+ * this recorder handed out, including rows a crash lost before their INSERT.
  */
 export class DirectRecorder implements EventRecorder {
   private readonly clock: Clock;
@@ -107,6 +117,7 @@ export class DirectRecorder implements EventRecorder {
   private constructor(
     private readonly config: WalDirectConfig,
     private readonly sink: WalRowSink,
+    private readonly reservation: SeqReservation,
     private readonly logger: Logger,
     registry: Registry,
     producerId: string,
@@ -148,18 +159,37 @@ export class DirectRecorder implements EventRecorder {
     });
   }
 
-  /** Resumes the producer's sequence from ClickHouse, so it needs ClickHouse at start-up. */
+  /**
+   * Resumes the producer's sequence above max(ClickHouse's max(seq), the local high-water mark) and
+   * reserves the first block durably before the first record(). Needs ClickHouse
+   * (GW_ERR_CLICKHOUSE_UNAVAILABLE) and a writable `wal.dir` (GW_ERR_CONFIG_INVALID) at start-up: without
+   * the mark, a later `wal_first` run could hand out this run's numbers again, so it refuses to start.
+   * It runs the WAL's recovery on the producer's directory first, which seals what a crashed `wal_first`
+   * run left open (so the loaders can load it) and raises the mark over it.
+   */
   static async open(
-    config: WalDirectConfig,
+    wal: WalConfig,
     clickhouse: ClickHouseConfig,
     deps: DirectRecorderDeps,
-    sink: WalRowSink = new ClickHouseRowSink(clickhouse, config.table),
+    sink: WalRowSink = new ClickHouseRowSink(clickhouse, wal.direct.table),
   ): Promise<DirectRecorder> {
     assertProducerId(deps.producerId);
+    const clock = deps.clock ?? systemClock;
     const logger = deps.logger.child({ component: 'recorder-direct', producer_id: deps.producerId });
-    let lastSeq: number;
+    const producerDir = join(wal.dir, deps.producerId);
+    let localMark: number;
     try {
-      lastSeq = await sink.maxSeq(deps.producerId);
+      const report = await recoverProducer(wal.dir, deps.producerId, WAL_TOPICS, logger, () =>
+        clock.wallNs().toString(),
+      );
+      localMark = report.nextSeq - 1;
+    } catch (err) {
+      await sink.close().catch(() => undefined);
+      throw noSequenceMark(producerDir, err);
+    }
+    let clickhouseMax: number;
+    try {
+      clickhouseMax = await sink.maxSeq(deps.producerId);
     } catch (err) {
       await sink.close().catch(() => undefined);
       throw new GatewayError(
@@ -169,13 +199,47 @@ export class DirectRecorder implements EventRecorder {
         { cause: err },
       );
     }
+    const lastSeq = Math.max(clickhouseMax, localMark);
+    // Registered only once open succeeds (a failed open may be retried with the same registry).
+    let reserveErrors: Counter | undefined;
+    let reservation: SeqReservation;
+    try {
+      reservation = await SeqReservation.open(
+        {
+          producerDir,
+          producerId: deps.producerId,
+          block: wal.seqReserveBlock,
+          clock,
+          logger,
+          onWriteError: () => reserveErrors?.inc(),
+        },
+        lastSeq,
+      );
+    } catch (err) {
+      await sink.close().catch(() => undefined);
+      throw noSequenceMark(producerDir, err);
+    }
+    reserveErrors = new Counter({
+      name: 'hft_recorder_direct_reserve_errors_total',
+      help: 'Failed durable writes of the sequence reservation (high-water.json) by the direct recorder',
+      registers: [deps.registry],
+    });
+    logger.info(
+      {
+        clickhouse_max_seq: clickhouseMax,
+        local_mark: localMark,
+        reserved_through: reservation.reservedThrough,
+      },
+      'direct recorder resumes above ClickHouse and the local high-water mark',
+    );
     return new DirectRecorder(
-      config,
+      wal.direct,
       sink,
+      reservation,
       logger,
       deps.registry,
       deps.producerId,
-      deps.clock ?? systemClock,
+      clock,
       lastSeq,
     );
   }
@@ -190,8 +254,7 @@ export class DirectRecorder implements EventRecorder {
     }
     if (typeof json !== 'string')
       throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload is not JSON');
-    this.checkSpace();
-    const seq = this.nextSeq;
+    const seq = this.claim();
     const ts = this.recordClock;
     ts.sample();
     const buf = this.buffer.reserve(this.encoder.maxBytes(index, json.length));
@@ -205,8 +268,7 @@ export class DirectRecorder implements EventRecorder {
     const index = this.admit(topic);
     const size = json.size;
     if (size < 0) throw this.refuse('invalid', 'GW_ERR_WAL_RECORD_INVALID', 'payload not built');
-    this.checkSpace();
-    const seq = this.nextSeq;
+    const seq = this.claim();
     const ts = this.recordClock;
     ts.sample();
     const buf = this.buffer.reserve(this.encoder.maxBytesEscaped(index, size));
@@ -224,7 +286,8 @@ export class DirectRecorder implements EventRecorder {
     return index;
   }
 
-  private checkSpace(): void {
+  /** The next number, if there is room for its row and the durable reservation covers it. */
+  private claim(): number {
     if (this.bufferedRecords >= this.config.maxBufferedRecords) {
       throw this.refuse(
         'queue_full',
@@ -232,6 +295,15 @@ export class DirectRecorder implements EventRecorder {
         `${this.bufferedRecords} rows await ClickHouse`,
       );
     }
+    const seq = this.nextSeq;
+    if (!this.reservation.covers(seq)) {
+      throw this.refuse(
+        'seq_reserve',
+        'GW_ERR_WAL_QUEUE_FULL',
+        `sequence ${seq} not reserved yet (high-water ${this.reservation.reservedThrough})`,
+      );
+    }
+    return seq;
   }
 
   private accept(seq: number, written: number): void {
@@ -288,6 +360,9 @@ export class DirectRecorder implements EventRecorder {
         'direct recorder closed with rows ClickHouse never acknowledged; they are lost',
       );
     }
+    // No number is handed out any more: the mark comes down to the last one handed out (inserted or
+    // lost, never reused), so the next start in either mode continues without a gap.
+    await this.reservation.release(this.nextSeq - 1);
     await this.sink.close();
   }
 
@@ -341,4 +416,15 @@ export class DirectRecorder implements EventRecorder {
       for (const w of ready) w.resolve();
     }
   }
+}
+
+function noSequenceMark(producerDir: string, err: unknown): GatewayError {
+  return new GatewayError(
+    'GW_ERR_CONFIG_INVALID',
+    `direct recorder needs a writable wal.dir for the producer's sequence mark (${producerDir}): ${String(
+      (err as Error)?.message ?? err,
+    )}`,
+    {},
+    { cause: err },
+  );
 }

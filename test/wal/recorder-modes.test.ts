@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
+import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../../src/errors.js';
@@ -82,8 +84,11 @@ describe('direct recorder against a real ClickHouse', () => {
     await server?.stop();
   });
 
+  // The direct recorder keeps the producer's sequence mark in wal.dir too (docs/wal.md "Sequences").
+  const walDir = tempDir('wal-direct');
   const config = (maxBufferedRecords = 100_000) => ({
     wal: walSection.parse({
+      dir: walDir,
       mode: 'direct',
       direct: { table, maxBufferedRecords, flushIntervalMs: 20, retryBackoffMs: 50 },
     }),
@@ -184,5 +189,16 @@ describe('direct recorder against a real ClickHouse', () => {
       last_lost_seq: 3,
     });
     await server.restart();
+  });
+
+  it('refuses to start without a writable wal.dir: its numbers would be invisible to a later wal_first run', async () => {
+    const file = join(tempDir('wal-not-a-dir'), 'file');
+    writeFileSync(file, 'not a directory');
+    const c = config();
+    const err = await createRecorder({ ...c, wal: { ...c.wal, dir: file } }, deps('gw-f')).catch(
+      (e: unknown) => e,
+    );
+    expect(isGatewayError(err, 'GW_ERR_CONFIG_INVALID')).toBe(true);
+    expect(String((err as Error).message)).toMatch(/writable wal\.dir/);
   });
 });
