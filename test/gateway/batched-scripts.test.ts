@@ -394,3 +394,20 @@ describe('CallBatcher', () => {
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
   });
 });
+
+describe('Scripts.run (commands built with flat string arguments)', () => {
+  it('sends a script by its text again when Redis answers NOSCRIPT (a restarted Redis), deciding nothing twice', async () => {
+    const s = store(1);
+    expect((await s.admit(request(newIntent(1, { qty: 1, price: 1 })))).code).toBe(Code.ADMITTED);
+    await redis.call('SCRIPT', 'FLUSH');
+    await redis.call('CONFIG', 'RESETSTAT');
+    const r = request(newIntent(2, { qty: 1, price: 1 }));
+    expect((await s.admit(r)).code).toBe(Code.ADMITTED);
+    const stats = await redis.info('commandstats');
+    expect(stats).toMatch(/cmdstat_evalsha:calls=1,.*failed_calls=1/);
+    expect(stats).toMatch(/cmdstat_eval:calls=1,/);
+    // Admitted once: the EVALSHA that met NOSCRIPT ran nothing.
+    expect((await new ExposureReader(redis, keys).read('acc-1')).account.rbq).toBe(2);
+    expect(await s.admit(r)).toMatchObject({ code: Code.IN_FLIGHT });
+  });
+});
