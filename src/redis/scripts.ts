@@ -9,10 +9,11 @@ import { executeWithAutoPipelining } from 'ioredis/built/autoPipelining.js';
 /**
  * Lua scripts live as files, `src/commands/<camelName>-<numKeys>.lua`, each opening with a header block
  * (purpose, KEYS, ARGV, output). Shared Lua sits in `src/commands/includes/` and is pulled in with a line
- * `-- @include "name"`. Each script is registered with ioredis `defineCommand` under `name:version`, the
- * version being a hash of its text, so two releases can share one Redis during a rolling deploy. A script
- * that takes a variable number of keys (several intents per call) is named `<camelName>-n.lua`; `run`
- * then passes the key count itself.
+ * `-- @include "name"`. Each script is run by the SHA-1 of its text (`run`), so two releases can share one
+ * Redis during a rolling deploy; `register` also defines it as an ioredis command `name:version` (the
+ * version being the start of that hash) for code that calls it by that name, which `run` does not need.
+ * A script that takes a variable number of keys (several intents per call) is named `<camelName>-n.lua`;
+ * `run` then passes the key count itself.
  */
 export interface ScriptDef {
   readonly name: string;
