@@ -5,7 +5,11 @@
  * each process used per row (from /proc: unlike wall time, it hardly depends on what else the shared
  * machine runs), next to the CPU ClickHouse needs per row for a direct insert of the same files.
  *
- *   npx tsx bench/loader/profile.ts [--segments=12] [--records=50000] [--prof-dir=/tmp/lprof]
+ * `--pin` (bench/loader/pin.ts): ClickHouse on CPU 0, Redis, this process (the direct insert's sender) and
+ * the loader on CPU 1, as if ClickHouse had its own host; then also prints the pinned model (each side
+ * limited by its busier core).
+ *
+ *   npx tsx bench/loader/profile.ts [--segments=12] [--records=50000] [--prof-dir=/tmp/lprof] [--pin]
  */
 import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -17,13 +21,23 @@ import { writeBacklog } from '../../test/loaders/fixtures.js';
 import { LoaderScenario } from '../../test/loaders/loader-env.js';
 import { argInt } from '../lib/report.js';
 import { postFile } from './direct-insert.js';
+import { CLICKHOUSE_CPU, CLIENT_CPU, checkAffinity, pidOf, pin } from './pin.js';
 
 const segmentCount = argInt('segments', 12);
 const records = argInt('records', 50_000);
 const profDir = process.argv.find((a) => a.startsWith('--prof-dir='))?.split('=')[1];
 
 const [redisServer, clickhouse] = await Promise.all([RedisServer.start(), ClickHouseServer.start()]);
-const clickhousePid = (clickhouse as unknown as { proc: { child: { pid: number } } }).proc.child.pid;
+const clickhousePid = pidOf(clickhouse);
+const pinned = process.argv.includes('--pin');
+const pinnedPids = { clickhouse: clickhousePid, redis: pidOf(redisServer), bench: process.pid };
+const expectedCpu = { clickhouse: CLICKHOUSE_CPU, redis: CLIENT_CPU, bench: CLIENT_CPU };
+if (pinned) {
+  pin(process.pid, CLIENT_CPU); // first: the loader spawned later inherits it
+  pin(pinnedPids.redis, CLIENT_CPU);
+  pin(clickhousePid, CLICKHOUSE_CPU);
+}
+checkAffinity('at start', pinnedPids, pinned ? expectedCpu : undefined);
 
 /** CPU time (user, system; all threads) a process has used so far, in ms. */
 function cpuSplitMs(pid: number): { user: number; system: number } {
@@ -124,7 +138,7 @@ try {
   );
   await waitFor('ready', async () => proc.output().includes('loader ready'), { timeoutMs: 60_000 });
   const pid = proc.child.pid as number;
-  const redisPid = (redisServer as unknown as { proc: { child: { pid: number } } }).proc.child.pid;
+  const redisPid = pinnedPids.redis;
   // What the loader burns with nothing to load (scheduler scans, BullMQ polling, lease timers): 2 s idle.
   const idle0 = cpuMs(pid);
   await new Promise((r) => setTimeout(r, 2_000));
@@ -167,6 +181,15 @@ try {
   console.log(
     `cpu model: direct ${(directCpu.clickhouse + directCpu.sender).toFixed(2)} µs/row (clickhouse + sender), loader path ${(chCpu + loaderCpu + redisCpu).toFixed(2)} (clickhouse + loader + redis ${redisCpu.toFixed(2)}), ratio ${((directCpu.clickhouse + directCpu.sender) / (chCpu + loaderCpu + redisCpu)).toFixed(2)}`,
   );
+  if (pinned) {
+    checkAffinity('after the load', { ...pinnedPids, loader: pid }, { ...expectedCpu, loader: CLIENT_CPU });
+    // One core each: each side runs at the pace of its busier core (perfect overlap assumed).
+    const directCore = Math.max(directCpu.clickhouse, directCpu.sender);
+    const loaderCore = Math.max(chCpu, loaderCpu + redisCpu);
+    console.log(
+      `pinned model: direct max(clickhouse ${directCpu.clickhouse.toFixed(2)}, sender ${directCpu.sender.toFixed(2)}) µs/row, loader path max(clickhouse ${chCpu.toFixed(2)}, loader + redis ${(loaderCpu + redisCpu).toFixed(2)}), ratio ${(directCore / loaderCore).toFixed(2)}`,
+    );
+  }
   console.log(
     `1 loader: loader cpu ${loaderCpu.toFixed(2)} µs/row (user ${perRow(split.user - split0.user)}, system ${perRow(split.system - split0.system)}; idle ${idleMsPerS.toFixed(0)} ms/s = ${perRow((idleMsPerS * wall) / 1_000)} µs/row over this wall time), clickhouse cpu ${chCpu.toFixed(2)} µs/row (settled)`,
   );

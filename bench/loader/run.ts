@@ -17,14 +17,18 @@
  * p99 and max of those samples, and of the per-segment lag (LOADED time − sealed time). Afterwards every
  * recorded event must be in ClickHouse exactly once.
  *
+ * `--pin` (bench/loader/pin.ts): ClickHouse on CPU 0, Redis, this process (the direct insert's sender) and
+ * the loaders on CPU 1, for the ceiling and the loader runs alike: ClickHouse as if on its own host, as in
+ * production, so the loader's CPU is no longer taken from ClickHouse's. Prints every process's
+ * Cpus_allowed_list (and the load average) at the start and after each loader run.
+ *
  *   npx tsx bench/loader/run.ts [--segments=48] [--records=50000] [--concurrency=<loader default>]
  *     [--one-loader-concurrencies=<concurrency>[,…]]
  *     [--lag-seconds=60] [--lag-rate=100000] [--lag-loaders=1] [--segment-max-mb=<wal default>]
  *     [--segment-max-age-ms=<wal default>]
- *     [--skip-throughput] [--skip-lag] [--timeline] [--stop-merges]
+ *     [--skip-throughput] [--skip-lag] [--timeline] [--stop-merges] [--pin]
  */
 import { cpSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { connectClickHouse } from '../../loaders/clickhouse-connect.js';
 import { detectFeatures } from '../../loaders/clickhouse-features.js';
@@ -42,6 +46,7 @@ import { type FixtureSegment, writeBacklog } from '../../test/loaders/fixtures.j
 import { LoaderScenario } from '../../test/loaders/loader-env.js';
 import { argInt, latencyHistogram, report } from '../lib/report.js';
 import { postFile } from './direct-insert.js';
+import { CLICKHOUSE_CPU, CLIENT_CPU, checkAffinity, coreBusy, coreTicks, load1, pidOf, pin } from './pin.js';
 import { TimelineCollector } from './timeline.js';
 
 const flag = (name: string) => process.argv.includes(`--${name}`);
@@ -64,17 +69,30 @@ const CEILING_CONCURRENCIES = [...new Set([1, 2, 4, concurrency])].sort((a, b) =
 const LAG_TOPICS: WalTopic[] = ['gateway.intent', 'gateway.decision', 'gateway.fill', 'market.tick'];
 
 const [redisServer, clickhouse] = await Promise.all([RedisServer.start(), ClickHouseServer.start()]);
+const pinned = flag('pin');
+const serverPids = { clickhouse: pidOf(clickhouse), redis: pidOf(redisServer), bench: process.pid };
+const expectedCpu = { clickhouse: CLICKHOUSE_CPU, redis: CLIENT_CPU, bench: CLIENT_CPU };
+if (pinned) {
+  // The bench first: the loaders and the producer it spawns later inherit its affinity.
+  pin(process.pid, CLIENT_CPU);
+  pin(serverPids.redis, CLIENT_CPU);
+  pin(serverPids.clickhouse, CLICKHOUSE_CPU);
+}
+const affinityAtStart = checkAffinity('at start', serverPids, pinned ? expectedCpu : undefined);
 const staging = tempDir('bench-stage');
 const segments = writeBacklog(staging, { segments: segmentCount, recordsPerSegment, producerId: 'gw-bench' });
 const totalRows = segmentCount * recordsPerSegment;
 const totalBytes = segments.reduce((n, s) => n + s.manifest.bytes, 0);
-const load1 = () => Number((loadavg()[0] ?? 0).toFixed(2));
+
+/** How busy each CPU was during the last timed run (ceiling or loaders), `cpu0/cpu1`. */
+let lastBusy = '';
 
 /** Direct insert: each file POSTed as it is, `parallel` at a time, into a fresh database. */
 async function ceiling(parallel: number): Promise<number> {
   const database = `bench_direct_${Date.now()}`;
   await migrate(database);
   let next = 0;
+  const ticks0 = coreTicks();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: parallel }, async () => {
@@ -85,6 +103,7 @@ async function ceiling(parallel: number): Promise<number> {
     }),
   );
   const seconds = (performance.now() - t0) / 1_000;
+  lastBusy = coreBusy(ticks0);
   await clickhouse.query(`DROP DATABASE ${database}`);
   return seconds;
 }
@@ -122,15 +141,18 @@ async function loaders(count: number, loaderConcurrency = concurrency): Promise<
   const stage = `${scenario.walDir}.stage`;
   cpSync(staging, stage, { recursive: true });
   const timelines = new TimelineCollector();
+  const loaderPids: Record<string, number> = {};
   await Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const proc = await scenario.spawnLoader(`bench-${i}`, {
         loader: loaderOverrides(100, loaderConcurrency),
       });
       timelines.watch(`bench-${i}`, proc.child.stdout);
+      loaderPids[`loader-${i}`] = proc.child.pid as number;
     }),
   );
   const ids = segments.map((s) => s.manifest.segmentId);
+  const ticks0 = coreTicks();
   const t0 = performance.now();
   const t0Wall = wallMs();
   moveIn(stage, scenario.walDir);
@@ -140,7 +162,16 @@ async function loaders(count: number, loaderConcurrency = concurrency): Promise<
     { timeoutMs: 600_000, intervalMs: 20 },
   );
   const seconds = (performance.now() - t0) / 1_000;
+  lastBusy = coreBusy(ticks0);
   const t1Wall = wallMs();
+  // After the run: threads ClickHouse or a loader started meanwhile are counted too.
+  checkAffinity(
+    `after ${count} loader(s), concurrency ${loaderConcurrency}`,
+    { ...serverPids, ...loaderPids },
+    pinned
+      ? { ...expectedCpu, ...Object.fromEntries(Object.keys(loaderPids).map((n) => [n, CLIENT_CPU])) }
+      : undefined,
+  );
   rmSync(stage, { recursive: true, force: true }); // only empty dirs are left there (not a temp dir)
   await new Promise((r) => setTimeout(r, 100)); // the last log lines may still be on their way
   console.log(
@@ -313,12 +344,22 @@ try {
     goals: { one_loader_ratio: 0.7, lag_p99_ms: 5_000 },
     load1_start: loadStart,
     merges: flag('stop-merges') ? 'stopped' : 'on',
+    pinned,
+    affinity_at_start: affinityAtStart,
   };
   if (!flag('skip-throughput')) {
     const direct = new Map<number, number>();
+    /** 1-min load average at the start of each run, by row name. */
+    const loadAt = new Map<string, number[]>();
+    const noteLoad = (name: string) => loadAt.set(name, [...(loadAt.get(name) ?? []), load1()]);
+    /** CPU0/CPU1 busy fraction during each run, by row name. */
+    const busyAt = new Map<string, string[]>();
+    const noteBusy = (name: string) => busyAt.set(name, [...(busyAt.get(name) ?? []), lastBusy]);
     for (const c of CEILING_CONCURRENCIES) {
       await quiesce();
+      noteLoad(`direct HTTP insert ×${c}`);
       direct.set(c, await ceiling(c));
+      noteBusy(`direct HTTP insert ×${c}`);
     }
     // The machine is shared: every loader run gets a direct insert at the best concurrency right before
     // it (the adjacent ceiling), and the ceiling is the best direct run of the whole bench.
@@ -326,9 +367,15 @@ try {
     const adjacent: number[] = [];
     const loaderRun = async (count: number, c: number) => {
       await quiesce();
+      noteLoad(`direct HTTP insert ×${bestC} (adjacent)`);
       adjacent.push(await ceiling(bestC));
+      noteBusy(`direct HTTP insert ×${bestC} (adjacent)`);
       await quiesce();
-      return loaders(count, c);
+      const name = count === 1 ? `1 loader (concurrency ${c})` : `${count} loaders (concurrency ${c} each)`;
+      noteLoad(name);
+      const seconds = await loaders(count, c);
+      noteBusy(name);
+      return seconds;
     };
     const ones: [number, number, number][] = [];
     for (const c of oneLoaderConcurrencies) {
@@ -338,8 +385,14 @@ try {
     const two = await loaderRun(2, concurrency);
     const twoAdjacent = adjacent.at(-1) as number;
     const best = Math.min(...direct.values(), ...adjacent);
+    const taken = new Map<string, number>();
     const row = (name: string, seconds: number, adjacentSeconds?: number) => ({
       name,
+      ...(() => {
+        const i = taken.get(name) ?? 0;
+        taken.set(name, i + 1);
+        return { load1: loadAt.get(name)?.[i] ?? '', cpu0_cpu1_busy: busyAt.get(name)?.[i] ?? '' };
+      })(),
       rows: totalRows,
       mb: Math.round(totalBytes / 1e6),
       seconds: Number(seconds.toFixed(2)),
