@@ -13,13 +13,14 @@ import { tempDir, waitFor } from '../../test/harness/process.js';
 import { writeBacklog } from '../../test/loaders/fixtures.js';
 import { type BenchRow, argInt, report } from '../lib/report.js';
 import { postFile } from './direct-insert.js';
+import { pidOf } from './pin.js';
 
 const segmentCount = argInt('segments', 24);
 const records = argInt('records', 50_000);
 const rounds = argInt('rounds', 6);
 
 const clickhouse = await ClickHouseServer.start();
-const pid = (clickhouse as unknown as { proc: { child: { pid: number } } }).proc.child.pid;
+const pid = pidOf(clickhouse);
 const cpuMs = () => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(f[11]) + Number(f[12])) * 10;

@@ -15,9 +15,9 @@ import type { ManagedServer } from '../../test/harness/managed-server.js';
 export const CLICKHOUSE_CPU = 0;
 export const CLIENT_CPU = 1;
 
-/** The pid of a harness server (the harness keeps its child private; benches only read it). */
+/** The pid of a harness server's process. */
 export function pidOf(server: ManagedServer): number {
-  const pid = (server as unknown as { proc?: { child: { pid?: number } } }).proc?.child.pid;
+  const pid = server.pid;
   if (pid === undefined) throw new Error('server has no process');
   return pid;
 }

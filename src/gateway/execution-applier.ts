@@ -1,6 +1,4 @@
-import type { Redis } from 'ioredis';
 import type { ExecutionReport, OrderState } from '../broker/adapter.js';
-import type { Keyspace } from '../keys.js';
 import type { Logger } from '../log.js';
 import type { DispatchPermit } from './dispatch-permit.js';
 import type { EventSink } from './event-sink.js';
@@ -44,8 +42,6 @@ export class ExecutionApplier {
 
   constructor(
     private readonly deps: {
-      redis: Redis;
-      keys: Keyspace;
       store: GatewayStore;
       metrics: GatewayMetrics;
       events: EventSink;

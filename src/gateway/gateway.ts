@@ -170,8 +170,6 @@ export class Gateway {
       throw err;
     }
     const executions = new ExecutionApplier({
-      redis,
-      keys,
       store,
       metrics,
       events,

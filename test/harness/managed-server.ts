@@ -11,6 +11,11 @@ export abstract class ManagedServer {
   /** Spawns the server and resolves once it answers. */
   protected abstract launch(): Promise<void>;
 
+  /** The last spawned process's pid (benches pin it to a CPU or read its /proc CPU time). */
+  get pid(): number | undefined {
+    return this.proc?.child.pid;
+  }
+
   /** False once the process has exited or died of a signal (SIGKILL leaves exitCode null). */
   get running(): boolean {
     return this.proc?.child.exitCode === null && this.proc.child.signalCode === null;

@@ -46,9 +46,6 @@ export class VenueSim extends ManagedServer {
   get httpUrl(): string {
     return `http://127.0.0.1:${this.ports.httpPort}`;
   }
-  get pid(): number | undefined {
-    return this.proc?.child.pid;
-  }
 
   /** Settings for a TcpBroker pointed at this venue (override what a test needs). */
   brokerOptions(overrides: Partial<TcpBrokerOptions> = {}): TcpBrokerOptions {
