@@ -8,7 +8,10 @@
  * every loader run also gets a direct insert at the best concurrency right before it (the machine is
  * shared, so the load changes within a bench run), and the ceiling is the best direct run of the bench.
  * Each loader run starts with the segments renamed into an empty WAL dir and ends when every segment is
- * ARCHIVED (claimed, checksummed, inserted, verified present, LOADED, retained).
+ * ARCHIVED (claimed, checksummed, inserted, verified present, LOADED, retained). Then `--rounds` pairs of
+ * (direct insert at the best concurrency, one loader at the default concurrency), the order swapped every
+ * round: the ratio of their medians compares equally many runs of each side, where the ratio against the
+ * best direct run of the bench compares one loader run with the best of many direct ones.
  *
  * Part 2, replay lag at a steady input rate: the real WalWriter, in its own process (producer.ts), records
  * `--lag-rate` events/s (four topics, ~100-byte payloads, the WAL's default rotation unless overridden) for `--lag-seconds` while
@@ -26,9 +29,9 @@
  *     [--one-loader-concurrencies=<concurrency>[,…]]
  *     [--lag-seconds=60] [--lag-rate=100000] [--lag-loaders=1] [--segment-max-mb=<wal default>]
  *     [--segment-max-age-ms=<wal default>]
- *     [--skip-throughput] [--skip-lag] [--timeline] [--stop-merges] [--pin]
+ *     [--rounds=5] [--skip-throughput] [--skip-lag] [--timeline] [--stop-merges] [--pin]
  */
-import { cpSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectClickHouse } from '../../loaders/clickhouse-connect.js';
 import { detectFeatures } from '../../loaders/clickhouse-features.js';
@@ -60,6 +63,8 @@ const oneLoaderConcurrencies = (
 )
   .split(',')
   .map(Number);
+/** Alternating rounds of (direct insert, one loader), the order swapped each round; 0 skips them. */
+const rounds = argInt('rounds', 5);
 const lagSeconds = argInt('lag-seconds', 60);
 const lagRate = argInt('lag-rate', 100_000);
 const lagLoaders = argInt('lag-loaders', 1);
@@ -139,7 +144,7 @@ const wallMs = () => performance.timeOrigin + performance.now();
 async function loaders(count: number, loaderConcurrency = concurrency): Promise<number> {
   const scenario = await LoaderScenario.create(redisServer, clickhouse);
   const stage = `${scenario.walDir}.stage`;
-  cpSync(staging, stage, { recursive: true });
+  linkTree(staging, stage);
   const timelines = new TimelineCollector();
   const loaderPids: Record<string, number> = {};
   await Promise.all(
@@ -184,6 +189,19 @@ async function loaders(count: number, loaderConcurrency = concurrency): Promise<
   await scenario.close();
   await clickhouse.query(`DROP DATABASE ${scenario.database}`);
   return seconds;
+}
+
+/**
+ * The staged segments hard-linked into a loader run's stage dir: the loader only renames (archives) or
+ * unlinks them, never writes them, and a 436 MB copy per run would leave the next runs competing with
+ * its write-back.
+ */
+function linkTree(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    if (entry.isDirectory()) linkTree(join(from, entry.name), join(to, entry.name));
+    else linkSync(join(from, entry.name), join(to, entry.name));
+  }
 }
 
 function moveIn(stage: string, walDir: string): void {
@@ -318,6 +336,48 @@ async function replayLag() {
   };
 }
 
+/**
+ * `rounds` pairs of a direct insert at the best concurrency and one loader at the default concurrency,
+ * each pair's order swapped from the last, so neither side keeps the earlier (or later) slot while the
+ * shared machine drifts. The wall-clock ratio against the best direct run of a bench compares one loader
+ * run with the maximum of many direct ones; these pairs compare medians of equally many runs of each.
+ * Returns [direct seconds, loader seconds] per round.
+ */
+async function alternatingRounds(
+  bestC: number,
+  noteLoad: (name: string) => void,
+  noteBusy: (name: string) => void,
+): Promise<[number, number][]> {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i < rounds; i += 1) {
+    const directName = `round ${i + 1}: direct HTTP insert ×${bestC}`;
+    const loaderName = `round ${i + 1}: 1 loader (concurrency ${concurrency})`;
+    const timed = async (name: string, run: () => Promise<number>) => {
+      await quiesce();
+      noteLoad(name);
+      const seconds = await run();
+      noteBusy(name);
+      return seconds;
+    };
+    const directRun = () => timed(directName, () => ceiling(bestC));
+    const loaderRun = () => timed(loaderName, () => loaders(1, concurrency));
+    if (i % 2 === 0) {
+      const d = await directRun();
+      pairs.push([d, await loaderRun()]);
+    } else {
+      const l = await loaderRun();
+      pairs.push([await directRun(), l]);
+    }
+  }
+  return pairs;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
 /** Lets background merges of the previous run finish, so they do not eat into the next one. */
 async function quiesce(): Promise<void> {
   await waitFor(
@@ -384,7 +444,8 @@ try {
     }
     const two = await loaderRun(2, concurrency);
     const twoAdjacent = adjacent.at(-1) as number;
-    const best = Math.min(...direct.values(), ...adjacent);
+    const paired = await alternatingRounds(bestC, noteLoad, noteBusy);
+    const best = Math.min(...direct.values(), ...adjacent, ...paired.map(([d]) => d));
     const taken = new Map<string, number>();
     const row = (name: string, seconds: number, adjacentSeconds?: number) => ({
       name,
@@ -405,6 +466,10 @@ try {
       ...adjacent.map((s) => row(`direct HTTP insert ×${bestC} (adjacent)`, s)),
       ...ones.map(([c, s, a]) => row(`1 loader (concurrency ${c})`, s, a)),
       row(`2 loaders (concurrency ${concurrency} each)`, two, twoAdjacent),
+      ...paired.flatMap(([d, l], i) => [
+        row(`round ${i + 1}: direct HTTP insert ×${bestC}`, d),
+        row(`round ${i + 1}: 1 loader (concurrency ${concurrency})`, l, d),
+      ]),
     ];
     extra.ceiling_rows_per_s = Math.round(totalRows / best);
     extra.one_loader_ratio = Number(
@@ -415,6 +480,15 @@ try {
       extra[`one_loader_ratio_adjacent_c${c}`] = Number((a / s).toFixed(2));
     }
     extra.two_loader_ratio = Number((best / two).toFixed(2));
+    if (paired.length > 0) {
+      const ratios = paired.map(([d, l]) => d / l);
+      extra.rounds = paired.length;
+      extra.rounds_ratio_median = Number(median(ratios).toFixed(2));
+      extra.rounds_ratio_of_medians = Number(
+        (median(paired.map(([d]) => d)) / median(paired.map(([, l]) => l))).toFixed(2),
+      );
+      extra.rounds_ratio_range = [Math.min(...ratios), Math.max(...ratios)].map((r) => Number(r.toFixed(2)));
+    }
     extra.load1_after_throughput = load1();
     report('loader', rows, extra);
   }

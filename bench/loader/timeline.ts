@@ -77,12 +77,41 @@ export class TimelineCollector {
         avg_in_phase: round(sum / wall, 2),
       });
     }
+    rows.push(...this.occupancy(t0, t1));
     const first = Math.min(...this.segments.map((s) => s.marks.start ?? Infinity));
     const lastArchived = Math.max(...this.segments.map((s) => s.marks.archived ?? -Infinity));
     rows.push({
       name: `run: first start +${round(first - t0)} ms, last archived +${round(lastArchived - t0)} ms, seen ARCHIVED +${round(wall)} ms`,
     });
     return rows;
+  }
+
+  /**
+   * How much of [t0, t1] ClickHouse had work of ours: the fraction of the run with at least one INSERT in
+   * flight, and with an INSERT or a landed check. The rest is when ClickHouse's core could only idle (or
+   * merge): start-up before the first INSERT, pass 1 and CASes of segments none of which is inserting,
+   * the ramp-down after the last check.
+   */
+  private occupancy(t0: number, t1: number): { name: string; [k: string]: string | number }[] {
+    const spans = (from: LoadMark, to: LoadMark) =>
+      this.segments.flatMap((s) => {
+        const a = s.marks[from];
+        const b = s.marks[to];
+        return a !== undefined && b !== undefined ? [[a, b] as const] : [];
+      });
+    const inserts = spans('loading', 'inserted');
+    const clickhouse = spans('loading', 'verified');
+    const firstInsert = Math.min(...inserts.map(([a]) => a));
+    const lastCheck = Math.max(...clickhouse.map(([, b]) => b));
+    return [
+      {
+        name: 'occupancy (fraction of wall)',
+        insert_in_flight: round(covered(inserts, t0, t1) / (t1 - t0), 3),
+        insert_or_check: round(covered(clickhouse, t0, t1) / (t1 - t0), 3),
+        before_first_insert_ms: round(firstInsert - t0),
+        after_last_check_ms: round(t1 - lastCheck),
+      },
+    ];
   }
 
   /** Each segment's marks as ms after t0, in start order (for `--timeline`). */
@@ -103,4 +132,20 @@ export class TimelineCollector {
 function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
+}
+
+/** Length of the union of the intervals, clipped to [t0, t1]. */
+function covered(spans: readonly (readonly [number, number])[], t0: number, t1: number): number {
+  const sorted = spans
+    .map(([a, b]) => [Math.max(a, t0), Math.min(b, t1)] as const)
+    .filter(([a, b]) => b > a)
+    .sort((x, y) => x[0] - y[0]);
+  let total = 0;
+  let end = -Infinity;
+  for (const [a, b] of sorted) {
+    if (b <= end) continue;
+    total += b - Math.max(a, end);
+    end = b;
+  }
+  return total;
 }
