@@ -12,9 +12,10 @@ import { LineEncoder } from './line-encoder.js';
 import { assertProducerId } from './producer-id.js';
 import { RecordClock } from './record-clock.js';
 import { type EventRecorder, WAL_TOPICS, type WalTopic } from './recorder.js';
-import { recoverProducer } from './recovery.js';
+import { type RecoveryReport, recoverProducer } from './recovery.js';
 import { SeqReservation } from './seq-reservation.js';
 import { BoundedChunkPool, type PendingBatch, TopicBuffer } from './topic-buffer.js';
+import { RecoveryMetrics } from './wal-metrics.js';
 
 type ClickHouseConfig = ReturnType<typeof clickhouseSection.parse>;
 
@@ -177,12 +178,11 @@ export class DirectRecorder implements EventRecorder {
     const clock = deps.clock ?? systemClock;
     const logger = deps.logger.child({ component: 'recorder-direct', producer_id: deps.producerId });
     const producerDir = join(wal.dir, deps.producerId);
-    let localMark: number;
+    let recovery: RecoveryReport;
     try {
-      const report = await recoverProducer(wal.dir, deps.producerId, WAL_TOPICS, logger, () =>
+      recovery = await recoverProducer(wal.dir, deps.producerId, WAL_TOPICS, logger, () =>
         clock.wallNs().toString(),
       );
-      localMark = report.nextSeq - 1;
     } catch (err) {
       await sink.close().catch(() => undefined);
       throw noSequenceMark(producerDir, err);
@@ -199,6 +199,7 @@ export class DirectRecorder implements EventRecorder {
         { cause: err },
       );
     }
+    const localMark = recovery.nextSeq - 1;
     const lastSeq = Math.max(clickhouseMax, localMark);
     // Registered only once open succeeds (a failed open may be retried with the same registry).
     let reserveErrors: Counter | undefined;
@@ -224,11 +225,15 @@ export class DirectRecorder implements EventRecorder {
       help: 'Failed durable writes of the sequence reservation (high-water.json) by the direct recorder',
       registers: [deps.registry],
     });
+    new RecoveryMetrics(deps.registry).countRecovery(recovery);
     logger.info(
       {
         clickhouse_max_seq: clickhouseMax,
         local_mark: localMark,
         reserved_through: reservation.reservedThrough,
+        recovered_segments: recovery.sealed.length,
+        quarantined: recovery.quarantined.length,
+        torn_bytes: recovery.tornBytes.reduce((n, t) => n + t.bytes, 0),
       },
       'direct recorder resumes above ClickHouse and the local high-water mark',
     );

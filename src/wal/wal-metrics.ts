@@ -3,18 +3,52 @@ import { WAL_TOPICS } from './recorder.js';
 import type { RecoveryReport } from './recovery.js';
 
 /**
+ * What start-up recovery of a producer's WAL directory found: torn tails cut, segments quarantined,
+ * segments sealed. Both recorder modes run that recovery (`direct` seals what a crashed `wal_first` run
+ * left open), so both count it under the same names.
+ */
+export class RecoveryMetrics {
+  readonly tornBytes: Counter;
+  readonly quarantined: Counter<'topic'>;
+  readonly sealed: Counter<'topic'>;
+
+  constructor(registry: Registry) {
+    this.tornBytes = new Counter({
+      name: 'hft_wal_torn_bytes_total',
+      help: 'Bytes of torn tails truncated from unsealed segments at recovery',
+      registers: [registry],
+    });
+    this.quarantined = new Counter({
+      name: 'hft_wal_quarantined_segments_total',
+      help: 'Segments moved to quarantine/ because of a corrupt record in the middle',
+      labelNames: ['topic'],
+      registers: [registry],
+    });
+    this.sealed = new Counter({
+      name: 'hft_wal_segments_sealed_total',
+      help: 'Segments sealed (rotation, shutdown, recovery)',
+      labelNames: ['topic'],
+      registers: [registry],
+    });
+  }
+
+  countRecovery(report: RecoveryReport): void {
+    for (const t of report.tornBytes) this.tornBytes.inc(t.bytes);
+    for (const q of report.quarantined) this.quarantined.inc({ topic: q.topic });
+    for (const s of report.sealed) this.sealed.inc({ topic: s.topic });
+  }
+}
+
+/**
  * The WAL writer's metrics. Per-record counts are kept in plain arrays on the hot path and folded into
  * the prom-client counters when the registry is scraped (a labelled `inc()` per record would cost more
  * than encoding the record).
  */
-export class WalMetrics {
+export class WalMetrics extends RecoveryMetrics {
   readonly recordsByTopic = new Float64Array(WAL_TOPICS.length);
   readonly bytesByTopic = new Float64Array(WAL_TOPICS.length);
   readonly droppedByTopic = new Float64Array(WAL_TOPICS.length);
   readonly refused: Counter<'topic' | 'reason'>;
-  readonly tornBytes: Counter;
-  readonly quarantined: Counter<'topic'>;
-  readonly sealed: Counter<'topic'>;
   readonly writeErrors: Counter<'op'>;
   readonly bufferedBytes: Gauge;
   readonly lastSeq: Gauge;
@@ -22,6 +56,7 @@ export class WalMetrics {
   readonly commitSeconds: Histogram;
 
   constructor(registry: Registry) {
+    super(registry);
     const folded = (name: string, help: string, source: Float64Array) => {
       const seen = new Float64Array(WAL_TOPICS.length);
       return new Counter({
@@ -51,23 +86,6 @@ export class WalMetrics {
       labelNames: ['topic', 'reason'],
       registers: [registry],
     });
-    this.tornBytes = new Counter({
-      name: 'hft_wal_torn_bytes_total',
-      help: 'Bytes of torn tails truncated from unsealed segments at recovery',
-      registers: [registry],
-    });
-    this.quarantined = new Counter({
-      name: 'hft_wal_quarantined_segments_total',
-      help: 'Segments moved to quarantine/ because of a corrupt record in the middle',
-      labelNames: ['topic'],
-      registers: [registry],
-    });
-    this.sealed = new Counter({
-      name: 'hft_wal_segments_sealed_total',
-      help: 'Segments sealed (rotation, shutdown, recovery)',
-      labelNames: ['topic'],
-      registers: [registry],
-    });
     this.writeErrors = new Counter({
       name: 'hft_wal_write_errors_total',
       help: 'Failed WAL file operations (retried; data stays buffered)',
@@ -95,11 +113,5 @@ export class WalMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     });
-  }
-
-  countRecovery(report: RecoveryReport): void {
-    for (const t of report.tornBytes) this.tornBytes.inc(t.bytes);
-    for (const q of report.quarantined) this.quarantined.inc({ topic: q.topic });
-    for (const s of report.sealed) this.sealed.inc({ topic: s.topic });
   }
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from '@clickhouse/client';
@@ -9,6 +9,8 @@ import { walSection } from '../../src/wal/config.js';
 import { createRecorder } from '../../src/wal/create-recorder.js';
 import { crc32Range } from '../../src/wal/crc32.js';
 import { JsonPayload } from '../../src/wal/json-payload.js';
+import { MANIFEST_SUFFIX, OPEN_SUFFIX, segmentId } from '../../src/wal/manifest.js';
+import { encodeRecord } from '../../src/wal/record.js';
 import { ClickHouseServer } from '../harness/clickhouse-server.js';
 import { freePort, tempDir } from '../harness/process.js';
 import { allRecords, deps, logSink, metricValue } from './wal-fixtures.js';
@@ -189,6 +191,31 @@ describe('direct recorder against a real ClickHouse', () => {
       last_lost_seq: 3,
     });
     await server.restart();
+  });
+
+  it('seals and counts what a crashed wal_first run left open, under the WAL recovery metrics', async () => {
+    const producer = 'gw-rec';
+    const topic = 'gateway.fill';
+    const dir = join(walDir, producer, topic);
+    mkdirSync(dir, { recursive: true });
+    const line = (seq: number) =>
+      encodeRecord({ producerId: producer, seq, tsNs: 1_764_000_000_000_000_000n, topic, payload: '{}' });
+    const torn = line(3).subarray(0, 21);
+    writeFileSync(
+      join(dir, segmentId(producer, topic, 1) + OPEN_SUFFIX),
+      Buffer.concat([line(1), line(2), torn]),
+    );
+    const d = deps(producer);
+    const recorder = await createRecorder(config(), d);
+    try {
+      expect(await metricValue(d.registry, 'hft_wal_torn_bytes_total')).toBe(21);
+      expect(await metricValue(d.registry, 'hft_wal_segments_sealed_total', { topic })).toBe(1);
+      expect(readdirSync(dir).filter((f) => f.endsWith(MANIFEST_SUFFIX))).toHaveLength(1);
+      // Its numbers continue above the recovered segment's.
+      expect(recorder.record(topic, { n: 1 })).toBe(3);
+    } finally {
+      await recorder.close();
+    }
   });
 
   it('refuses to start without a writable wal.dir: its numbers would be invisible to a later wal_first run', async () => {
