@@ -45,11 +45,13 @@ export const loaderSection = z
     /**
      * Segments one loader process loads at once: the backpressure bound (each holds at most one segment
      * of ≤ batchBytes in memory, else streams one 1 MiB read chunk at a time; ClickHouse holds up to one
-     * batch per INSERT). 3, not 2: a load spends about a third of its time outside its INSERT (pass 1,
-     * landed check, state CASes, archive), so 2 kept only ~1.25 INSERTs in flight on average and 3 keeps
-     * ~1.7 (docs/replay.md, "Where a segment's wall time goes").
+     * batch per INSERT). With the WAL's 8 MiB segments, 5 loads hold ≈ 42 MiB. 5, not 3: pass 1 runs one
+     * segment at a time per process anyway, so more loads mostly mean more INSERTs in flight, and
+     * ClickHouse ingests faster with more of them (as the direct insert does at ×3–×4 against ×1): with
+     * ClickHouse on its own core, one loader made 0.75–0.83 of a direct insert at 5 against 0.66–0.75 at
+     * 3, medians of alternated rounds (docs/replay.md, "Keeping ClickHouse fed").
      */
-    concurrency: z.number().int().min(1).max(64).default(3),
+    concurrency: z.number().int().min(1).max(64).default(5),
     /** Records per INSERT; a batch also ends at batchBytes. Boundaries depend only on the file's bytes. */
     batchRows: z.number().int().min(1).max(1_000_000).default(50_000),
     batchBytes: z
