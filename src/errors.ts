@@ -43,6 +43,11 @@ export const CODES = Object.freeze({
   GW_ERR_REDIS_UNAVAILABLE: error(503, true, 'Redis did not answer'),
   GW_ERR_CLIENT_CLOSED: error(503, false, 'client or consumer is closed'),
   GW_ERR_SCRIPT_FAILED: error(500, false, 'a Lua script returned an unexpected answer'),
+  GW_ERR_STATE_LAYOUT_TOO_NEW: error(
+    500,
+    false,
+    'the state Redis holds data in a layout newer than this release reads',
+  ),
   // ── HA / fencing ───────────────────────────────────────────────────────────────────────────
   GW_ERR_FENCED: error(409, false, 'fencing epoch is stale; this process must stop dispatching'),
   GW_ERR_NOT_LEADER: error(503, true, 'this gateway is not ACTIVE'),

@@ -26,6 +26,13 @@ export class Keyspace {
     return `${this.prefix}:reply:${clientId}`;
   }
 
+  /**
+   * Hash component → layout version of what this state Redis holds (e.g. `journal` → 2), raised by the
+   * first writer of a newer layout; a release that reads only older ones refuses to run (src/redis/layout.ts).
+   */
+  layout(): string {
+    return `${this.prefix}:layout`;
+  }
   /** Fencing epoch: INCR'd by each new leader; every state-mutating script checks it. */
   epoch(): string {
     return `${this.prefix}:epoch`;

@@ -20,6 +20,7 @@ import { Keyspace } from '../keys.js';
 import type { Logger } from '../log.js';
 import type { Readiness } from '../ops/server.js';
 import { connectRedis } from '../redis/connect.js';
+import { StateLayoutGuard } from '../redis/layout.js';
 import { Scripts } from '../redis/scripts.js';
 import { RiskEngine } from '../risk/risk-engine.js';
 import type { EventRecorder } from '../wal/recorder.js';
@@ -85,6 +86,7 @@ export class Gateway {
     private readonly clock: Clock,
     /** Shared with the pipeline: reconciliation skips what is being dispatched. */
     private readonly dispatching: ReadonlySet<string>,
+    private readonly layout: StateLayoutGuard,
   ) {
     this.unsubscribeReports = deps.broker.onExecutionReport(executions.onReport);
   }
@@ -162,7 +164,10 @@ export class Gateway {
       logger,
       metrics: createChannelMetrics(deps.registry),
     });
+    const layout = new StateLayoutGuard(redis, scripts, keys);
     try {
+      // Before anything reads the journal: a release older than the data refuses instead of misreading.
+      await layout.check();
       await consumer.ensureGroup();
     } catch (err) {
       redis.disconnect();
@@ -191,6 +196,7 @@ export class Gateway {
       executions,
       clock,
       dispatching,
+      layout,
     );
     return gateway;
   }
@@ -239,6 +245,8 @@ export class Gateway {
     this.permit = guarded;
     this.executions.setPermit(guarded);
     try {
+      // Before this release writes anything: record its layouts, so an older release now refuses.
+      await this.layout.claim();
       const result = await this.reconcile({ scanAll: true });
       const reconciledAt = performance.now();
       this.lastReconcileResult = result;

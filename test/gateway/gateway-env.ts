@@ -94,6 +94,9 @@ export async function startGateway(
     logger,
     registry: createRegistry({ process_id: config.processId, component: 'gateway' }),
     ...extra,
+  }).catch(async (err: unknown) => {
+    await broker.close();
+    throw err;
   });
   const permit =
     mode === 'bare'
