@@ -73,9 +73,9 @@ export class SegmentLoader {
   /**
    * Pass 1 (read, sha256, line checks) of one segment at a time. It is CPU on this process's one JS
    * thread either way; run side by side, the passes of `concurrency` segments interleave and all finish
-   * late together, so ClickHouse waits for the first INSERT (~350 ms at the start of a 5 s bench run
-   * instead of one pass's ~40). One at a time, the first segment is sent after one pass and the next
-   * passes overlap its INSERT (docs/replay.md, "Keeping ClickHouse fed").
+   * late together, so ClickHouse waits for the first INSERT and between INSERTs. One at a time, the
+   * first segment is sent after one pass and the next passes overlap its INSERT: INSERTs in flight for
+   * 0.93–0.95 of a pinned bench run against 0.77–0.94 (docs/replay.md, "Keeping ClickHouse fed").
    */
   private readonly passOne = new SerialGate();
 
