@@ -27,6 +27,15 @@ export function report(bench: string, rows: BenchRow[], extra: Record<string, un
   console.log(JSON.stringify({ bench, rows, ...extra }));
 }
 
+/** The median (the mean of the two middle values for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 export function argInt(name: string, fallback: number): number {
   const flag = process.argv.find((a) => a.startsWith(`--${name}=`));
   return flag ? Number(flag.split('=')[1]) : fallback;

@@ -14,7 +14,7 @@ import { resolve } from 'node:path';
 import { SegmentReader } from '../../loaders/segment-reader.js';
 import { tempDir } from '../../test/harness/process.js';
 import { type FixtureSegment, writeBacklog } from '../../test/loaders/fixtures.js';
-import { argInt } from '../lib/report.js';
+import { argInt, median } from '../lib/report.js';
 
 const passes = argInt('passes', 20);
 const records = argInt('records', 50_000);
@@ -64,7 +64,6 @@ for (let i = 0; i < passes; i += 1) {
     results.get(name)?.pass2.push(r.pass2);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const summary: Record<string, unknown> = { records, passes, load1: loadavg()[0]?.toFixed(2) };
 console.log('impl      pass1 ns/row  pass2 ns/row  total ns/row  (medians)');
 for (const [name, r] of results) {

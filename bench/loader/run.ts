@@ -47,7 +47,7 @@ import { type Spawned, spawnTs, tempDir, waitFor } from '../../test/harness/proc
 import { RedisServer } from '../../test/harness/redis-server.js';
 import { type FixtureSegment, writeBacklog } from '../../test/loaders/fixtures.js';
 import { LoaderScenario } from '../../test/loaders/loader-env.js';
-import { argInt, latencyHistogram, report } from '../lib/report.js';
+import { argInt, latencyHistogram, median, report } from '../lib/report.js';
 import { postFile } from './direct-insert.js';
 import { CLICKHOUSE_CPU, CLIENT_CPU, checkAffinity, coreBusy, coreTicks, load1, pidOf, pin } from './pin.js';
 import { TimelineCollector } from './timeline.js';
@@ -370,12 +370,6 @@ async function alternatingRounds(
     }
   }
   return pairs;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 /** Lets background merges of the previous run finish, so they do not eat into the next one. */

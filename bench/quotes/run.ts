@@ -42,7 +42,7 @@ import type { EventRecorder } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 import { removeTempDir, tempDir } from '../../test/harness/process.js';
 import { RedisServer } from '../../test/harness/redis-server.js';
-import { argInt, report } from '../lib/report.js';
+import { argInt, median, report } from '../lib/report.js';
 import { runOffload } from './offload.js';
 
 const count = argInt('count', 200_000);
@@ -275,13 +275,6 @@ for (let round = 0; round < rounds; round++) {
 }
 const extra = process.argv.includes('--all') ? [await offloadRow(quotes, count)] : [];
 await redisServer?.stop();
-const median = (values: number[]) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 /** Per design: the round with the median per_core_sec, plus the spread over rounds. */
 const rows = designs.map((_, d) => {

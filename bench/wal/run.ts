@@ -38,6 +38,7 @@ import { RecordClock } from '../../src/wal/record-clock.js';
 import { WAL_TOPICS, type WalTopic } from '../../src/wal/recorder.js';
 import { WalWriter } from '../../src/wal/wal-writer.js';
 import { CTL_DONE, CTL_HEAD, CTL_TAIL, RING_WRAP } from './split-ring.js';
+import { median } from '../lib/report.js';
 
 const { values } = parseArgs({
   options: {
@@ -320,14 +321,6 @@ async function splitRun(round: number): Promise<void> {
   splitMain.push({ mainSeconds, waits });
 }
 const splitMain: { mainSeconds: number; waits: number }[] = [];
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 /** Median over rounds of (case MB/s ÷ baseline MB/s in the same round). */
 function medianRatio(name: string, baseline: string): number {
