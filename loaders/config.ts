@@ -49,7 +49,7 @@ export const loaderSection = z
      * segment at a time per process anyway, so more loads mostly mean more INSERTs in flight, and
      * ClickHouse ingests faster with more of them (as the direct insert does at ×3–×4 against ×1): with
      * ClickHouse on its own core, one loader made 0.75–0.83 of a direct insert at 5 against 0.66–0.75 at
-     * 3, medians of alternated rounds (docs/replay.md, "Keeping ClickHouse fed").
+     * 3, medians of alternated rounds (docs/loader-bench.md, "Keeping ClickHouse fed").
      */
     concurrency: z.number().int().min(1).max(64).default(5),
     /** Records per INSERT; a batch also ends at batchBytes. Boundaries depend only on the file's bytes. */

@@ -1,6 +1,6 @@
 import type { Clock } from '../src/clock.js';
 
-/** The moments of one segment load, in order (docs/replay.md, "Where a segment's wall time goes"). */
+/** The moments of one segment load, in order (docs/loader-bench.md, "Where a segment's wall time goes"). */
 export type LoadMark =
   | 'enqueued'
   | 'start'

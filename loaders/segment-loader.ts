@@ -75,7 +75,7 @@ export class SegmentLoader {
    * thread either way; run side by side, the passes of `concurrency` segments interleave and all finish
    * late together, so ClickHouse waits for the first INSERT and between INSERTs. One at a time, the
    * first segment is sent after one pass and the next passes overlap its INSERT: INSERTs in flight for
-   * 0.93–0.95 of a pinned bench run against 0.77–0.94 (docs/replay.md, "Keeping ClickHouse fed").
+   * 0.93–0.95 of a pinned bench run against 0.77–0.94 (docs/loader-bench.md, "Keeping ClickHouse fed").
    */
   private readonly passOne = new SerialGate();
 

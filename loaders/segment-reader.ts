@@ -78,7 +78,7 @@ export interface VerifiedSegment {
  * Read buffers reused across segments: {@link SegmentReader.readVerified} reads a segment into them, the
  * loader sends views of them and gives them back once the segment's INSERTs are done (a failed load never
  * gives them back, so a request still holding them cannot see them reused). Allocating ~9 fresh MiB per
- * segment instead cost the loader more in GC than the read itself (docs/replay.md, "Benchmark").
+ * segment instead cost the loader more in GC than the read itself (docs/loader-bench.md).
  */
 export class ReadBufferPool {
   private readonly free: Buffer[] = [];
@@ -193,7 +193,7 @@ export class SegmentReader {
    * reads the whole file into pooled buffers and, per read, hashes it and runs every line check on it.
    * Returns only once size, sha256, record count and every record's checks passed: nothing of a segment
    * can be sent before all of it is verified (a foreign record in the last batch keeps the batches before
-   * it out too; it costs the same CPU as checking while sending, docs/replay.md "Benchmark"), and what is
+   * it out too; it costs the same CPU as checking while sending, docs/loader-bench.md), and what is
    * sent is exactly the bytes the hash covered (no second read a disk fault could change). A size or
    * checksum mismatch is reported before a line check's failure (a flipped byte is a `checksum` fault even
    * where it also breaks a record's shape).
