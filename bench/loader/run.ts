@@ -336,6 +336,9 @@ async function replayLag() {
   };
 }
 
+/** One timed run of the throughput part: merges settled first, load and CPU busy noted under `name`. */
+type TimedRun = (name: string, run: () => Promise<number>) => Promise<number>;
+
 /**
  * `rounds` pairs of a direct insert at the best concurrency and one loader at the default concurrency,
  * each pair's order swapped from the last, so neither side keeps the earlier (or later) slot while the
@@ -343,22 +346,11 @@ async function replayLag() {
  * run with the maximum of many direct ones; these pairs compare medians of equally many runs of each.
  * Returns [direct seconds, loader seconds] per round.
  */
-async function alternatingRounds(
-  bestC: number,
-  noteLoad: (name: string) => void,
-  noteBusy: (name: string) => void,
-): Promise<[number, number][]> {
+async function alternatingRounds(bestC: number, timed: TimedRun): Promise<[number, number][]> {
   const pairs: [number, number][] = [];
   for (let i = 0; i < rounds; i += 1) {
     const directName = `round ${i + 1}: direct HTTP insert ×${bestC}`;
     const loaderName = `round ${i + 1}: 1 loader (concurrency ${concurrency})`;
-    const timed = async (name: string, run: () => Promise<number>) => {
-      await quiesce();
-      noteLoad(name);
-      const seconds = await run();
-      noteBusy(name);
-      return seconds;
-    };
     const directRun = () => timed(directName, () => ceiling(bestC));
     const loaderRun = () => timed(loaderName, () => loaders(1, concurrency));
     if (i % 2 === 0) {
@@ -409,27 +401,24 @@ try {
     /** CPU0/CPU1 busy fraction during each run, by row name. */
     const busyAt = new Map<string, string[]>();
     const noteBusy = (name: string) => busyAt.set(name, [...(busyAt.get(name) ?? []), lastBusy]);
-    for (const c of CEILING_CONCURRENCIES) {
+    const timed: TimedRun = async (name, run) => {
       await quiesce();
-      noteLoad(`direct HTTP insert ×${c}`);
-      direct.set(c, await ceiling(c));
-      noteBusy(`direct HTTP insert ×${c}`);
+      noteLoad(name);
+      const seconds = await run();
+      noteBusy(name);
+      return seconds;
+    };
+    for (const c of CEILING_CONCURRENCIES) {
+      direct.set(c, await timed(`direct HTTP insert ×${c}`, () => ceiling(c)));
     }
     // The machine is shared: every loader run gets a direct insert at the best concurrency right before
     // it (the adjacent ceiling), and the ceiling is the best direct run of the whole bench.
     const bestC = [...direct].sort((a, b) => a[1] - b[1])[0]?.[0] ?? 4;
     const adjacent: number[] = [];
     const loaderRun = async (count: number, c: number) => {
-      await quiesce();
-      noteLoad(`direct HTTP insert ×${bestC} (adjacent)`);
-      adjacent.push(await ceiling(bestC));
-      noteBusy(`direct HTTP insert ×${bestC} (adjacent)`);
-      await quiesce();
+      adjacent.push(await timed(`direct HTTP insert ×${bestC} (adjacent)`, () => ceiling(bestC)));
       const name = count === 1 ? `1 loader (concurrency ${c})` : `${count} loaders (concurrency ${c} each)`;
-      noteLoad(name);
-      const seconds = await loaders(count, c);
-      noteBusy(name);
-      return seconds;
+      return timed(name, () => loaders(count, c));
     };
     const ones: [number, number, number][] = [];
     for (const c of oneLoaderConcurrencies) {
@@ -438,7 +427,7 @@ try {
     }
     const two = await loaderRun(2, concurrency);
     const twoAdjacent = adjacent.at(-1) as number;
-    const paired = await alternatingRounds(bestC, noteLoad, noteBusy);
+    const paired = await alternatingRounds(bestC, timed);
     const best = Math.min(...direct.values(), ...adjacent, ...paired.map(([d]) => d));
     const taken = new Map<string, number>();
     const row = (name: string, seconds: number, adjacentSeconds?: number) => ({
